@@ -1,0 +1,18 @@
+# agent/: smtoken-agent.  Everything but main.c goes into libsmtagent.a so unit tests,
+# fuzzers and benchmarks link the same objects.
+noinst_LIBRARIES += libsmtagent.a
+libsmtagent_a_CFLAGS = $(AM_CFLAGS) $(SODIUM_CFLAGS) $(CRYPTO_CFLAGS) $(INIH_CFLAGS) $(SYSTEMD_CFLAGS)
+libsmtagent_a_SOURCES = \
+	agent/sigv4.c agent/sigv4.h \
+	agent/token.c agent/token.h \
+	agent/creds.c agent/creds.h \
+	agent/config.c agent/config.h \
+	agent/cache.c agent/cache.h
+# (more agent modules are added here as they land)
+
+AGENT_LIBS = libsmtagent.a libsmtproto.a $(SODIUM_LIBS) $(CRYPTO_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS)
+
+bin_PROGRAMS += smtoken-agent
+smtoken_agent_SOURCES = agent/main.c
+smtoken_agent_CFLAGS = $(libsmtagent_a_CFLAGS)
+smtoken_agent_LDADD = $(AGENT_LIBS)
