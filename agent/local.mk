@@ -6,9 +6,16 @@ libsmtagent_a_SOURCES = \
 	agent/sigv4.c agent/sigv4.h \
 	agent/token.c agent/token.h \
 	agent/creds.c agent/creds.h \
+	agent/awsfiles.c agent/awsfiles.h \
+	agent/creds_env.c agent/creds_file.c agent/creds_process.c agent/creds_internal.h \
 	agent/config.c agent/config.h \
-	agent/cache.c agent/cache.h
-# (more agent modules are added here as they land)
+	agent/once.c agent/once.h \
+	agent/cache.c agent/cache.h \
+	agent/sink.c agent/sink.h \
+	agent/log.c agent/log.h \
+	agent/audit.c agent/audit.h \
+	agent/server.c agent/server.h \
+	agent/requests.c agent/requests.h
 
 AGENT_LIBS = libsmtagent.a libsmtproto.a $(SODIUM_LIBS) $(CRYPTO_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS)
 
