@@ -49,6 +49,14 @@ int smt_token_mint(struct smt_minter *m, const struct smt_creds *c, enum smt_ser
                    const char *region, uint32_t lifetime, time_t now, char *out, size_t out_size,
                    size_t *ret_len) SMT_WUR;
 
+/* smt_token_mint that also copies every SigV4 intermediate into trace (agent/sigv4.h; start it
+ * zeroed, release it with smt_sigv4_trace_clear).  For tests and benchmarks only: a trace holds
+ * the signing key.  trace NULL is smt_token_mint. */
+struct smt_sigv4_trace;
+int smt_token_mint_trace(struct smt_minter *m, const struct smt_creds *c, enum smt_service svc,
+                         const char *region, uint32_t lifetime, time_t now, char *out,
+                         size_t out_size, size_t *ret_len, struct smt_sigv4_trace *trace) SMT_WUR;
+
 /* Fingerprint for logs: the first 12 hex digits of sha256(token), NUL-terminated. */
 int smt_token_fingerprint(const char *token, size_t len, char out[13]) SMT_WUR;
 
