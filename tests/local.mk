@@ -19,11 +19,11 @@ tests_unit_test_token_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_token_LDADD = $(UNIT_LIBS)
 # Benchmarks are built only by `make bench` (EXTRA_PROGRAMS), never by make or make check.
 EXTRA_PROGRAMS += tests/bench/bench-mint
-BENCH_PROGRAMS += tests/bench/bench-mint
+SMT_BENCH += tests/bench/bench-mint
 tests_bench_bench_mint_SOURCES = tests/bench/bench-mint.c $(SIGV4_UNIT_SOURCES)
 tests_bench_bench_mint_CFLAGS = $(UNIT_CFLAGS)
 tests_bench_bench_mint_LDADD = $(UNIT_LIBS)
-CLEANFILES += $(BENCH_PROGRAMS)
+CLEANFILES += $(SMT_BENCH)
 # --- sigv4/token (end) ---
 
 # --- proto/client (begin) ---
@@ -74,8 +74,14 @@ TESTS += $(CREDS_INTEGRATION_TESTS)
 EXTRA_DIST += $(CREDS_INTEGRATION_TESTS)
 # --- config/creds (end) ---
 
-# --- cache/sink (begin) ---
-# --- cache/sink (end) ---
+# --- requests/cache (begin) ---
+# --- requests/cache (end) ---
+
+# --- sink (begin) ---
+# --- sink (end) ---
+
+# --- systemd/man (begin) ---
+# --- systemd/man (end) ---
 
 # --- agent runtime (begin) ---
 # --- agent runtime (end) ---
@@ -107,6 +113,6 @@ demo: smtoken smtoken-agent
 .PHONY: demo
 # --- integration (end) ---
 
-# make bench: builds and runs every program in BENCH_PROGRAMS (modules add theirs with +=).
-bench: $(BENCH_PROGRAMS)
-	@set -e; for p in $(BENCH_PROGRAMS); do echo "== $$p"; ./$$p; done
+# make bench: builds and runs every program in SMT_BENCH (modules add theirs with +=).
+bench: $(SMT_BENCH)
+	@set -e; for p in $(SMT_BENCH); do echo "== $$p"; ./$$p; done

@@ -1,0 +1,45 @@
+/* smtoken-agent: logging (STYLE.md 10).
+ *
+ * One line per event, to stderr in the foreground and to the journal (sd_journal_send, with
+ * CODE_FUNC and PRIORITY) when stderr is connected to it ($JOURNAL_STREAM) or the agent runs
+ * under systemd.  Never pass a secret or a token: log a fingerprint (smt_token_fingerprint).
+ * Strings that came from a peer or a file go through smt_log_escape first.
+ */
+#ifndef SMT_LOG_H
+#define SMT_LOG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "proto/err.h"
+
+/* syslog priorities */
+enum {
+    SMT_LOG_ERR = 3,
+    SMT_LOG_WARNING = 4,
+    SMT_LOG_NOTICE = 5,
+    SMT_LOG_INFO = 6,
+    SMT_LOG_DEBUG = 7,
+};
+
+/* journal: send to the journal instead of stderr; debug: also log SMT_LOG_DEBUG. */
+void smt_log_setup(bool journal, bool debug);
+/* Is the journal the right target?  True when $JOURNAL_STREAM names our stderr. */
+bool smt_log_journal_wanted(void);
+
+void smt_log_full(int level, const char *func, const char *fmt, ...) SMT_PRINTF(3, 4);
+/* An audit record (DESIGN §4): level INFO, and under journald extra fields (SMTOKEN_ENDPOINT=,
+ * SMTOKEN_PEER_UID=, ...) given as NULL-terminated "KEY=value" strings. */
+void smt_log_audit(const char *const *fields, const char *fmt, ...) SMT_PRINTF(2, 3);
+
+#define log_error(...)   smt_log_full(SMT_LOG_ERR, __func__, __VA_ARGS__)
+#define log_warning(...) smt_log_full(SMT_LOG_WARNING, __func__, __VA_ARGS__)
+#define log_notice(...)  smt_log_full(SMT_LOG_NOTICE, __func__, __VA_ARGS__)
+#define log_info(...)    smt_log_full(SMT_LOG_INFO, __func__, __VA_ARGS__)
+#define log_debug(...)   smt_log_full(SMT_LOG_DEBUG, __func__, __VA_ARGS__)
+
+/* A printable copy of s for a log line: bytes outside 0x20..0x7e become \xNN, at most size-1
+ * bytes, "..." when cut.  Returns buf. */
+const char *smt_log_escape(const char *s, char *buf, size_t size);
+
+#endif
