@@ -44,11 +44,12 @@ enum ep_key {
     E_LIFETIME,
     E_BASE_URL,
     E_SINK,
+    E_SINK_FORMAT,
     E_COUNT
 };
 static const char *const ep_keys[E_COUNT] = {
-    "service", "region",   "endpoint", "inference_component",
-    "profile", "lifetime", "base_url", "sink"};
+    "service",  "region",   "endpoint", "inference_component", "profile",
+    "lifetime", "base_url", "sink",     "sink_format"};
 
 struct ctx {
     const char *name; /* for messages */
@@ -207,6 +208,14 @@ static void finish_endpoint(struct ctx *x)
     if (x->sect != S_ENDPOINT)
         return;
     e = &x->c->endpoints[x->cur];
+    if (x->ep_seen[E_SINK_FORMAT] && !e->sink)
+        cfg_error(late, x->ep_seen[E_SINK_FORMAT],
+                  "'sink_format' without 'sink = PATH' in [endpoint %s]", e->name);
+    /* Two endpoints rewriting one file would each clobber the other's token. */
+    for (size_t i = 0; e->sink && i < x->cur; i++)
+        if (x->c->endpoints[i].sink && strcmp(x->c->endpoints[i].sink, e->sink) == 0)
+            cfg_error(x, x->ep_seen[E_SINK], "sink %s is also the sink of [endpoint %s]", e->sink,
+                      x->c->endpoints[i].name);
     if (e->service == SMT_SVC_BEDROCK) {
         if (e->endpoint)
             cfg_error(x, x->ep_seen[E_ENDPOINT],
@@ -444,12 +453,21 @@ static int endpoint_key(struct ctx *x, int k, const char *value)
         }
         return set_string(x, &e->base_url, value);
     case E_SINK:
-        if (value[0] != '/' || strlen(value) >= PATH_MAX || !printable(value, true)) {
+        /* agent/sink.c checks the directory when it writes; here only the name's shape. */
+        if (value[0] != '/' || value[strlen(value) - 1] == '/' || strlen(value) >= PATH_MAX ||
+            !printable(value, true)) {
             cfg_error(x, x->line, "sink = '%s' is not an absolute file name",
                       shown(value, buf, sizeof(buf)));
             return 0;
         }
         return set_string(x, &e->sink, value);
+    case E_SINK_FORMAT:
+        if (smt_sink_format_parse(value, &e->sink_format) < 0) {
+            cfg_error(x, x->line, "sink_format = '%s': expected raw, env, dotenv or json",
+                      shown(value, buf, sizeof(buf)));
+            return 0;
+        }
+        return 1;
     }
     return 0;
 }

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "agent/sink.h"
 #include "agent/token.h"
 #include "proto/err.h"
 
@@ -29,7 +30,9 @@ struct smt_endpoint {
     char *profile;       /* NULL: the AWS CLI's default chain */
     uint32_t lifetime;   /* seconds, 1..43200 (default 43200) */
     char *base_url;      /* NULL: derived (smt_endpoint_base_url) */
-    char *sink;          /* NULL: no file sink */
+    char *sink;          /* NULL: no file sink; else an absolute file name */
+    /* sink_format = raw|env|dotenv|json (default raw): what smt_sink_render writes */
+    enum smt_sink_format sink_format;
     unsigned line;       /* line of the [endpoint NAME] header */
 };
 

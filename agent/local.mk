@@ -11,7 +11,7 @@ libsmtagent_a_SOURCES = \
 	agent/config.c agent/config.h \
 	agent/once.c agent/once.h \
 	agent/cache.c agent/cache.h \
-	agent/sink.c agent/sink.h \
+	agent/sink.c agent/sink.h client/shell.c client/shell.h \
 	agent/log.c agent/log.h \
 	agent/audit.c agent/audit.h \
 	agent/server.c agent/server.h \

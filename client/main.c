@@ -1,5 +1,6 @@
 /* smtoken: the client (DESIGN.md §3, §7).  One request per connection to smtoken-agent over its
- * Unix socket (proto/PROTOCOL.md), then: print variables, a token, a list, or exec a command.
+ * Unix socket (proto/PROTOCOL.md), then: print variables, a token, a list, exec a command, or
+ * write a token file (through agent/sink.c, the writer the agent's `sink =` uses too).
  *
  * Output rules: everything meant for stdout is built in one wiping buffer and written only when
  * the command has succeeded, so a failure prints nothing on stdout; messages go to stderr as
@@ -17,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "agent/sink.h"
 #include "client/procjson.h"
 #include "client/shell.h"
 #include "proto/io.h"
@@ -96,6 +98,10 @@ static int print_help(void)
           "                      print the token alone (or JSON with expires_at and base_url)\n"
           "  exec [NAME] -- CMD [ARG...]\n"
           "                      run CMD with those variables set; its exit status is CMD's\n"
+          "  write [NAME] FILE [--format raw|env|dotenv|json]\n"
+          "                      write the token (raw, the default), the env exports, dotenv\n"
+          "                      lines or token JSON to FILE: mode 0600, replaced atomically,\n"
+          "                      refused for a symlink or a directory others can write to\n"
           "  list                endpoints: name, service, region, profile, token expiry\n"
           "  status              per endpoint: credentials, token expiry, last refresh and error\n"
           "  add PROFILE [--from-env | --process-json -]\n"
@@ -240,11 +246,14 @@ static int check_name(const char *what, const char *s)
 
 /* Parse a command's arguments: at most one positional (NAME or PROFILE; required when need_pos)
  * and the flags listed in flags[] ("--json", "--shell=" takes a value, also as "--shell V").
- * Values land in val[] (a flag without a value gets "1"). */
+ * Values land in val[] (a flag without a value gets "1").  With last_what set, one more
+ * positional is required and always lands in last (write's [NAME] FILE). */
 struct argspec {
     const char *flags[4];
     const char *val[4];
     const char *pos;
+    const char *last_what;
+    const char *last;
 };
 
 static int parse_args(const char *cmd, int argc, char **argv, struct argspec *a, int need_pos,
@@ -276,11 +285,21 @@ static int parse_args(const char *cmd, int argc, char **argv, struct argspec *a,
             continue;
         if (is_option(argv[i]))
             rc = usage_error("%s: unknown option '%s'", cmd, argv[i]);
+        else if (a->pos && a->last_what && !a->last)
+            a->last = argv[i];
+        else if (a->pos && a->last_what)
+            rc = usage_error("%s: unexpected argument '%s'", cmd, argv[i]);
         else if (a->pos)
             rc = usage_error("%s: more than one %s", cmd, pos_what);
         else
             a->pos = argv[i];
     }
+    if (rc == EXIT_OK && a->last_what && a->pos && !a->last) {
+        a->last = a->pos; /* a lone positional is the required last one */
+        a->pos = NULL;
+    }
+    if (rc == EXIT_OK && a->last_what && (!a->last || !*a->last))
+        rc = usage_error("%s: %s %s", cmd, a->last ? "empty" : "missing", a->last_what);
     if (rc == EXIT_OK && need_pos && !a->pos)
         rc = usage_error("%s: missing %s", cmd, pos_what);
     if (rc == EXIT_OK && a->pos)
@@ -343,7 +362,7 @@ out:
 
 static int cmd_env(struct client *c, int argc, char **argv)
 {
-    struct argspec a = {{"--shell=", "--unset"}, {0}, NULL};
+    struct argspec a = {.flags = {"--shell=", "--unset"}};
     struct smt_msg_token t = {0};
     struct smt_diag d = {.msg = ""};
     struct smt_env e;
@@ -378,7 +397,7 @@ out:
 
 static int cmd_token(struct client *c, int argc, char **argv)
 {
-    struct argspec a = {{"--json"}, {0}, NULL};
+    struct argspec a = {.flags = {"--json"}};
     struct smt_msg_token t = {0};
     struct smt_diag d = {.msg = ""};
     int r, rc;
@@ -407,7 +426,7 @@ out:
 
 static int cmd_exec(struct client *c, int argc, char **argv)
 {
-    struct argspec a = {{NULL}, {0}, NULL};
+    struct argspec a = {.flags = {NULL}};
     struct smt_msg_token t = {0};
     struct smt_diag d = {.msg = ""};
     struct smt_env e;
@@ -448,6 +467,45 @@ static int cmd_exec(struct client *c, int argc, char **argv)
     say("cannot run '%s': %s", argv[i], strerror(err));
     rc = err == ENOENT || err == ENOTDIR ? EXIT_NOT_FOUND : EXIT_CANNOT_EXEC;
 out:
+    smt_msg_token_free(&t);
+    return rc;
+}
+
+/* `write`: the token file goes through the same writer as the agent's sink (agent/sink.h), so
+ * the checks and the formats are the same.  Nothing on stdout; a failure leaves FILE as it was. */
+static int cmd_write(struct client *c, int argc, char **argv)
+{
+    struct argspec a = {.flags = {"--format="}, .last_what = "FILE"};
+    struct smt_msg_token t = {0};
+    struct smt_diag d = {.msg = ""};
+    struct smt_buf *file = NULL;
+    enum smt_sink_format f = SMT_SINK_RAW;
+    unsigned flags = 0;
+    int r, rc;
+
+    if ((rc = parse_args("write", argc, argv, &a, 0, "NAME")) != EXIT_OK)
+        goto out;
+    if (a.val[0] && smt_sink_format_parse(a.val[0], &f) < 0) {
+        rc = usage_error("write: unknown format '%s' (raw, env, dotenv, json)", a.val[0]);
+        goto out;
+    }
+    if ((rc = fetch_token(c, a.pos, &t)) != EXIT_OK)
+        goto out;
+    rc = EXIT_FAIL;
+    if (!(file = smt_buf_new(SMT_SINK_RENDER_MAX))) {
+        say("%s", smt_strerror(SMT_ERR_NOMEM));
+        goto out;
+    }
+    if ((r = smt_sink_render(file, f, t.token, t.expires_at, t.base_url, t.service, &d)) < 0 ||
+        (r = smt_sink_write(a.last, smt_buf_ptr(file), smt_buf_len(file), &flags, &d)) < 0) {
+        print_diag(&d, r);
+        goto out;
+    }
+    if (flags & SMT_SINK_NOT_TMPFS)
+        say("warning: %s is not on tmpfs, so the token may reach the disk", a.last);
+    rc = EXIT_OK;
+out:
+    smt_buf_free(file);
     smt_msg_token_free(&t);
     return rc;
 }
@@ -555,7 +613,7 @@ out:
 
 static int cmd_add(struct client *c, int argc, char **argv)
 {
-    struct argspec a = {{"--from-env", "--process-json="}, {0}, NULL};
+    struct argspec a = {.flags = {"--from-env", "--process-json="}};
     struct smt_buf *req = smt_buf_new(SMT_FRAME_MAX), *json = smt_buf_new(SMT_PROCJSON_MAX + 1);
     struct smt_procjson pj = {0};
     struct smt_msg_add_creds m = {0};
@@ -622,7 +680,7 @@ out:
 
 static int cmd_remove(struct client *c, int argc, char **argv)
 {
-    struct argspec a = {{NULL}, {0}, NULL};
+    struct argspec a = {.flags = {NULL}};
     struct smt_buf *req = smt_buf_new(SMT_FRAME_MAX);
     int rc;
 
@@ -687,9 +745,9 @@ static const struct {
     const char *name;
     int (*run)(struct client *c, int argc, char **argv);
 } commands[] = {
-    {"env", cmd_env},          {"token", cmd_token},        {"exec", cmd_exec},
-    {"list", cmd_list_status}, {"status", cmd_list_status}, {"add", cmd_add},
-    {"remove", cmd_remove},    {"reload", cmd_reload},
+    {"env", cmd_env},     {"token", cmd_token},      {"exec", cmd_exec},
+    {"write", cmd_write}, {"list", cmd_list_status}, {"status", cmd_list_status},
+    {"add", cmd_add},     {"remove", cmd_remove},    {"reload", cmd_reload},
 };
 
 int main(int argc, char **argv)

@@ -372,6 +372,51 @@ static void test_load(void)
     rmdir(dir);
 }
 
+/* sink_format (agent/sink.h names) and the shape of sink = PATH. */
+static void test_sink(void)
+{
+    static const char *const names[] = {"raw", "env", "dotenv", "json"};
+    const struct smt_endpoint *e;
+    struct smt_config *c;
+    char text[256];
+    size_t i;
+
+    c = parse("[endpoint e]\nendpoint = x\nsink = /run/user/1000/smtoken/e.tok\n");
+    e = c ? smt_config_find(c, "e") : NULL;
+    tap_ok(e && e->sink_format == SMT_SINK_RAW, "sink_format defaults to raw");
+    smt_config_free(c);
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        snprintf(text, sizeof(text), "[endpoint e]\nendpoint = x\nsink = /r/e\nsink_format = %s\n",
+                 names[i]);
+        c = parse(text);
+        e = c ? smt_config_find(c, "e") : NULL;
+        tap_ok(e && e->sink_format == (enum smt_sink_format)i && tap_streq(e->sink, "/r/e", "sink"),
+               "sink_format = %s", names[i]);
+        smt_config_free(c);
+    }
+    c = parse("[endpoint e]\nendpoint = x\nsink = /r/e\n[endpoint f]\nendpoint = y\n");
+    e = c ? smt_config_find(c, "f") : NULL;
+    tap_ok(e && !e->sink && e->sink_format == SMT_SINK_RAW, "an endpoint without sink: NULL, raw");
+    smt_config_free(c);
+    refused("[endpoint e]\nendpoint = x\nsink = /r/e\nsink_format = yaml\n", 4,
+            "expected raw, env, dotenv or json", "unknown sink_format");
+    refused("[endpoint e]\nendpoint = x\nsink = /r/e\nsink_format = ENV\n", 4, "sink_format",
+            "sink_format is case-sensitive");
+    refused("[endpoint e]\nendpoint = x\nsink = /r/e\nsink_format = env\nsink_format = raw\n", 5,
+            "duplicate", "duplicate sink_format");
+    refused("[endpoint e]\nendpoint = x\nsink_format = env\n", 3, "without 'sink",
+            "sink_format without sink");
+    refused("[endpoint e]\nsink_format = env\nendpoint = x\nsink = rel\n", 4, "absolute",
+            "a bad sink is reported on its own line, not as a missing sink");
+    refused("[endpoint e]\nendpoint = x\nsink = ~/e.env\n", 3, "absolute", "sink with ~");
+    refused("[endpoint e]\nendpoint = x\nsink = /run/user/1000/\n", 3, "absolute",
+            "sink naming a directory (trailing '/')");
+    refused("[endpoint e]\nendpoint = x\nsink = /r/a\tb\n", 3, "absolute", "sink with a tab");
+    refused("[endpoint e]\nendpoint = x\nsink = /r/same\n"
+            "[endpoint f]\nendpoint = y\nsink = /r/same\n",
+            6, "also the sink of [endpoint e]", "two endpoints with one sink file");
+}
+
 int main(void)
 {
     test_full();
@@ -382,5 +427,6 @@ int main(void)
     test_base_url();
     test_paths();
     test_load();
+    test_sink();
     return tap_done();
 }
