@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 PKGS="build-essential autoconf automake pkg-config
       libsodium-dev libssl-dev libinih-dev libsystemd-dev libjson-c-dev
       systemd util-linux python3 python3-botocore awscli faketime curl
-      bash dash zsh fish tcsh nodejs npm"
+      bash dash zsh fish tcsh man-db groff-base nodejs npm"
 
 missing=""
 for p in $PKGS; do
