@@ -417,3 +417,111 @@ token_in_environ() {
     _smt_token_lines | "$PYTHON3" "$LEAKSCAN_PY" environ "$1" >/dev/null
     [ $? = 1 ]
 }
+
+# ---------------------------------------------------------------------------------------------
+# --- creds integration helpers (begin) ---
+# Used by creds-process-*.sh, agent-sink.sh, agent-reload.sh, agent-add.sh, agent-clockjump.sh and
+# awscli-bridge.sh.  FIXTURES is tests/integration/fixtures (small scripts the agent runs).
+FIXTURES=$_smt_lib_dir/fixtures
+
+# agent_env [VAR=VALUE...]: the next start_agent runs the agent with these variables set (none:
+# back to the plain binary).  A wrapper script exports them and execs the agent, so the agent
+# keeps the wrapper's PID and the values never sit on a command line.  Not for secrets (they
+# would sit in the wrapper file): AGENT_AK / AGENT_SK / AGENT_ST are for those.
+_smt_real_agent=$SMTOKEN_AGENT
+agent_env() {
+    local w=$SMT_T/agent-wrapper a
+    if [ $# = 0 ]; then
+        SMTOKEN_AGENT=$_smt_real_agent
+        return 0
+    fi
+    {
+        echo '#!/bin/sh'
+        for a in "$@"; do
+            printf 'export %s=%q\n' "${a%%=*}" "${a#*=}"
+        done
+        printf 'exec %q "$@"\n' "$_smt_real_agent"
+    } >"$w"
+    chmod 0700 "$w"
+    SMTOKEN_AGENT=$w
+}
+
+# wait_until SECONDS CMD [ARG...]: polls CMD every 0.2 s until it succeeds (0) or SECONDS pass (1).
+# A bound on how long a scenario may hang, not an assertion about speed.
+wait_until() {
+    local n=$(($1 * 5)) i
+    shift
+    for ((i = 0; i < n; i++)); do
+        "$@" && return 0
+        sleep 0.2
+    done
+    "$@"
+}
+
+# json_get JSON KEY: one top-level value of a JSON object ("" when missing or not JSON).
+json_get() {
+    printf '%s' "$1" | "$PYTHON3" -c '
+import json, sys
+try:
+    v = json.load(sys.stdin).get(sys.argv[1], "")
+except Exception:
+    v = ""
+print("" if v is None else v)' "$2" 2>/dev/null
+}
+
+# mock_verify TOKEN [EPOCH]: the mock's verdict on TOKEN ("ok" or its refusal code), checked
+# offline against the credentials given to start_mock, at EPOCH (default: now).
+mock_verify() {
+    local args=(verify --creds "$SMT_T/mock-creds.json")
+    [ -n "${2:-}" ] && args+=(--now "$2")
+    printf '%s' "$1" | "$PYTHON3" "$MOCK_PY" "${args[@]}" 2>/dev/null | "$PYTHON3" -c '
+import json, sys
+try:
+    j = json.load(sys.stdin)
+    print("ok" if j.get("ok") else j.get("code", "?"))
+except Exception:
+    print("verifier-failed")'
+}
+
+# token_from_file FILE: the token in a file written by `smtoken write` or a sink, whatever its
+# format (raw, env, dotenv or json); prints nothing when there is none.
+token_from_file() {
+    "$PYTHON3" - "$1" <<'PY' 2>/dev/null
+import json, re, sys
+data = open(sys.argv[1], encoding="utf-8", errors="replace").read()
+tok = ""
+try:
+    tok = json.loads(data).get("token", "")
+except Exception:
+    m = re.search(r"OPENAI_API_KEY=['\"]?([a-z]+-api-key-[A-Za-z0-9+/=]+)", data)
+    if m:
+        tok = m.group(1)
+    else:
+        m = re.match(r"\s*([a-z]+-api-key-[A-Za-z0-9+/=]+)\s*$", data)
+        tok = m.group(1) if m else ""
+print(tok)
+PY
+}
+
+# err_is_one_line: RUN_ERR is one `smtoken: ...` line, optionally followed by `hint: ...` lines.
+err_is_one_line() {
+    local first rest
+    first=$(printf '%s\n' "$RUN_ERR" | head -n 1)
+    rest=$(printf '%s\n' "$RUN_ERR" | tail -n +2 | grep -v '^hint: ')
+    case $first in smtoken:\ *) ;; *) return 1 ;; esac
+    [ -z "$rest" ]
+}
+
+# no_secret_in_files DESC DIR... < <(printf '%s\n' SECRET...): none of the strings on stdin (one
+# per line: keys, session tokens) appears in any regular file under DIRs.  Names the file, never
+# the secret.  Feed stdin with a redirection, not a pipe: a pipe would run it in a subshell and
+# lose the TAP count.
+no_secret_in_files() {
+    local desc=$1 pats=$SMT_T/.secret-patterns hits
+    shift
+    (umask 077 && cat >"$pats")
+    hits=$(grep -r -l -F -f "$pats" -- "$@" 2>/dev/null | grep -v -x -F "$pats")
+    rm -f "$pats"
+    if [ -z "$hits" ]; then ok "$desc"; else not_ok "$desc"; diag "found in:" "$hits"; fi
+}
+# --- creds integration helpers (end) ---
