@@ -34,9 +34,28 @@ int smt_agent_reload(struct smt_agent *a, struct smt_diag *d) SMT_WUR;
  * bytes (all consumed).  Appends exactly one reply frame to out: VERSION when version differs
  * from SMT_PROTO_VERSION, FAILURE for anything refused or malformed, otherwise the reply of
  * the type.  peer is the checked peer (same uid).  Returns < 0 only when no reply could be
- * built (out of memory): the server then drops the connection. */
+ * built (out of memory): the server then drops the connection.  SMT_AGENT_DEFERRED (> 0): no
+ * reply yet, see smt_agent_set_deferred. */
 int smt_agent_handle(struct smt_agent *a, struct smt_peer *peer, uint8_t version, uint8_t type,
                      struct smt_buf *body, size_t body_len, struct smt_buf *out) SMT_WUR;
+
+/* Deferred replies.  Fetching credentials can take long (a credential_process or `aws
+ * configure export-credentials` may run for SMT_PROC_TIMEOUT_MS), and one endpoint waiting must
+ * not stall the others.  Once the server calls smt_agent_set_deferred, credentials are resolved
+ * on a worker thread, and smt_agent_handle returns SMT_AGENT_DEFERRED for a GET_TOKEN that has
+ * to wait: it appended nothing to out, and the server must not hand that connection another
+ * request until the reply comes.  *ret_fd (owned by the agent) becomes readable when background
+ * work has finished: the server then calls smt_agent_tick, which calls reply(conn, frame,
+ * userdata) once per waiting request, conn being the peer pointer given to smt_agent_handle and
+ * frame one whole reply frame (take its bytes during the call; it is wiped afterwards).  A
+ * connection that closes while it waits must call smt_agent_forget(a, conn) first.  Without
+ * smt_agent_set_deferred everything stays synchronous (unit tests, tools). */
+#define SMT_AGENT_DEFERRED 1
+int smt_agent_set_deferred(struct smt_agent *a,
+                           void (*reply)(struct smt_peer *conn, struct smt_buf *frame,
+                                         void *userdata),
+                           void *userdata, int *ret_fd) SMT_WUR;
+void smt_agent_forget(struct smt_agent *a, const struct smt_peer *conn);
 
 /* Proactive work: the earliest CLOCK_BOOTTIME (usec) at which some endpoint wants it (rotation
  * of a token with a sink, credential refresh ahead of expiry), 0 if none.  The server arms one
