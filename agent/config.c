@@ -32,8 +32,9 @@
 
 enum sect { S_NONE, S_AGENT, S_ENDPOINT, S_BAD };
 
-enum agent_key { A_DEFAULT, A_REFRESH, A_MIN_REMAINING, A_MINT, A_COUNT };
-static const char *const agent_keys[A_COUNT] = {"default", "refresh", "min_remaining", "mint"};
+enum agent_key { A_DEFAULT, A_REFRESH, A_MIN_REMAINING, A_MINT, A_CREDENTIAL_TIMEOUT, A_COUNT };
+static const char *const agent_keys[A_COUNT] = {"default", "refresh", "min_remaining", "mint",
+                                                "credential_timeout"};
 
 enum ep_key {
     E_SERVICE,
@@ -387,6 +388,17 @@ static int agent_key(struct ctx *x, int k, const char *value)
         }
         c->per_request = strcmp(value, "per-request") == 0;
         return 1;
+    case A_CREDENTIAL_TIMEOUT:
+        if (smt_parse_duration(value, &d) < 0 || d < SMT_CREDENTIAL_TIMEOUT_MIN ||
+            d > SMT_CREDENTIAL_TIMEOUT_MAX) {
+            cfg_error(x, x->line,
+                      "credential_timeout = '%s' is not a duration between 1s and 100s "
+                      "(like 30s, 2m)",
+                      shown(value, buf, sizeof(buf)));
+            return 0;
+        }
+        c->credential_timeout = d;
+        return 1;
     }
     return 0;
 }
@@ -582,6 +594,7 @@ int smt_config_parse(const char *text, size_t len, const char *name, struct smt_
     }
     c->refresh_pct = 80;
     c->min_remaining = 60;
+    c->credential_timeout = SMT_CREDENTIAL_TIMEOUT_DEFAULT;
     x.c = c;
     if (check_bytes(&x)) {
         line = ini_parse_stream(reader, &x, handler, &x);

@@ -42,9 +42,15 @@ struct smt_config {
     unsigned refresh_pct;   /* 1..99, default 80 */
     uint32_t min_remaining; /* seconds, default 60 */
     bool per_request;       /* mint = per-request */
+    /* credential_timeout: seconds a credential_process or the AWS CLI may run */
+    uint32_t credential_timeout;
     struct smt_endpoint *endpoints;
     size_t n_endpoints;
 };
+
+#define SMT_CREDENTIAL_TIMEOUT_MIN     1
+#define SMT_CREDENTIAL_TIMEOUT_MAX     100 /* below the client's 120 s reply wait (proto/io.h) */
+#define SMT_CREDENTIAL_TIMEOUT_DEFAULT 30
 
 /* "900", "900s", "15m", "12h" -> seconds. */
 int smt_parse_duration(const char *s, uint32_t *ret) SMT_WUR;

@@ -223,30 +223,36 @@ const char *smt_creds_default_profile(const char **ret_var)
     return "default";
 }
 
-static const char *home_dir(void)
+/* $HOME, else the passwd entry's directory (copied into buf), else "/".  getpwuid_r, not
+ * getpwuid: the agent resolves credentials on worker threads (agent/credjob.c). */
+static const char *home_dir(char *buf, size_t size)
 {
     const char *h = getenv("HOME");
-    struct passwd *pw;
+    struct passwd pw, *res = NULL;
+    char pwbuf[4096];
 
     if (h && *h)
         return h;
-    pw = getpwuid(getuid());
-    return pw && pw->pw_dir ? pw->pw_dir : "/";
+    if (getpwuid_r(getuid(), &pw, pwbuf, sizeof(pwbuf), &res) != 0 || !res || !res->pw_dir ||
+        strlen(res->pw_dir) >= size)
+        return "/";
+    memcpy(buf, res->pw_dir, strlen(res->pw_dir) + 1);
+    return buf;
 }
 
 int smt_creds_aws_path(const char *var, const char *file, char **ret)
 {
     const char *v = getenv(var);
-    char *p = NULL;
+    char *p = NULL, home[1024];
     int n;
 
     if (v && *v) {
         if (v[0] == '~' && (v[1] == '/' || v[1] == '\0'))
-            n = asprintf(&p, "%s%s", home_dir(), v + 1);
+            n = asprintf(&p, "%s%s", home_dir(home, sizeof(home)), v + 1);
         else
             n = asprintf(&p, "%s", v);
     } else {
-        n = asprintf(&p, "%s/.aws/%s", home_dir(), file);
+        n = asprintf(&p, "%s/.aws/%s", home_dir(home, sizeof(home)), file);
     }
     if (n < 0)
         return SMT_ERR_NOMEM;
@@ -259,6 +265,13 @@ int smt_creds_aws_path(const char *var, const char *file, char **ret)
 
 int smt_creds_resolve(const char *profile, struct smt_creds **ret, char *source, size_t source_len,
                       struct smt_diag *d)
+{
+    return smt_creds_resolve_opts(profile, NULL, ret, source, source_len, d);
+}
+
+int smt_creds_resolve_opts(const char *profile, const struct smt_creds_opts *o,
+                           struct smt_creds **ret, char *source, size_t source_len,
+                           struct smt_diag *d)
 {
     struct smt_creds *c = NULL;
     char src[SMT_SOURCE_MAX] = "env";
@@ -275,7 +288,7 @@ int smt_creds_resolve(const char *profile, struct smt_creds **ret, char *source,
         profile = smt_creds_default_profile(&var);
         explicit_profile = var != NULL;
     }
-    r = smt_creds_from_files(profile, explicit_profile, &c, src, sizeof(src), d);
+    r = smt_creds_from_files(profile, explicit_profile, o, &c, src, sizeof(src), d);
     if (r < 0)
         goto out;
 done:

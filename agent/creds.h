@@ -52,6 +52,19 @@ void smt_creds_unlock(const struct smt_creds *c);
 int smt_creds_resolve(const char *profile, struct smt_creds **ret, char *source, size_t source_len,
                       struct smt_diag *d) SMT_WUR;
 
+/* How long a credential_process or `aws configure export-credentials` may run ([agent]
+ * credential_timeout in smtoken.conf; the AWS CLI may refresh an SSO token over the network). */
+#define SMT_CREDS_TIMEOUT_MS 30000
+struct smt_creds_opts {
+    int timeout_ms; /* <= 0: SMT_CREDS_TIMEOUT_MS */
+    int cancel_fd;  /* >= 0: once readable, a running process is killed and resolution fails */
+};
+/* smt_creds_resolve with options; o NULL means the defaults (no cancel fd).  Safe to call from
+ * a worker thread while the main thread does not change the environment. */
+int smt_creds_resolve_opts(const char *profile, const struct smt_creds_opts *o,
+                           struct smt_creds **ret, char *source, size_t source_len,
+                           struct smt_diag *d) SMT_WUR;
+
 /* The region a profile names in the AWS config file (region = ...), or AWS_REGION /
  * AWS_DEFAULT_REGION from the environment, in the AWS CLI's order.  *ret is malloc'd, or NULL
  * when none is set (that is not an error). */

@@ -108,8 +108,9 @@ out:
     return r;
 }
 
-int smt_creds_from_files(const char *profile, bool explicit_profile, struct smt_creds **ret,
-                         char *source, size_t source_len, struct smt_diag *d)
+int smt_creds_from_files(const char *profile, bool explicit_profile,
+                         const struct smt_creds_opts *o, struct smt_creds **ret, char *source,
+                         size_t source_len, struct smt_diag *d)
 {
     struct files f = {.profile = profile};
     struct smt_creds *c = NULL;
@@ -157,21 +158,21 @@ int smt_creds_from_files(const char *profile, bool explicit_profile, struct smt_
     if ((r = has(&f, "role_arn", d)) < 0)
         goto out;
     if (r) {
-        r = smt_creds_from_aws_cli(profile, "role_arn", &c, d);
+        r = smt_creds_from_aws_cli_opts(profile, "role_arn", o, &c, d);
         snprintf(what, sizeof(what), "aws-cli assume-role (profile %s)", profile);
         goto found;
     }
     if ((r = has(&f, "web_identity_token_file", d)) < 0)
         goto out;
     if (r) {
-        r = smt_creds_from_aws_cli(profile, "web_identity_token_file", &c, d);
+        r = smt_creds_from_aws_cli_opts(profile, "web_identity_token_file", o, &c, d);
         snprintf(what, sizeof(what), "aws-cli web identity (profile %s)", profile);
         goto found;
     }
     if ((r = has(&f, "sso_session", d)) < 0 || (!r && (r = has(&f, "sso_start_url", d)) < 0))
         goto out;
     if (r) {
-        r = smt_creds_from_aws_cli(profile, "SSO", &c, d);
+        r = smt_creds_from_aws_cli_opts(profile, "SSO", o, &c, d);
         snprintf(what, sizeof(what), "aws-cli sso (profile %s)", profile);
         goto found;
     }
@@ -184,7 +185,7 @@ int smt_creds_from_files(const char *profile, bool explicit_profile, struct smt_
     r = merged(&f, "credential_process", &cmd, d);
     if (r == 0) {
         snprintf(what, sizeof(what), "credential_process of profile '%s'", profile);
-        r = smt_creds_from_process(cmd, what, &c, d);
+        r = smt_creds_from_process(cmd, what, o, &c, d);
         snprintf(what, sizeof(what), "credential_process (profile %s)", profile);
         goto found;
     }

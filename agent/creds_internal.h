@@ -44,14 +44,14 @@ int smt_creds_from_env(struct smt_creds **ret, struct smt_diag *d) SMT_WUR;
  * credential_process, static keys in the config file.  The paths come from
  * AWS_SHARED_CREDENTIALS_FILE / AWS_CONFIG_FILE.  source gets e.g.
  * "shared-credentials-file (profile work)". */
-int smt_creds_from_files(const char *profile, bool explicit_profile, struct smt_creds **ret,
-                         char *source, size_t source_len, struct smt_diag *d) SMT_WUR;
+int smt_creds_from_files(const char *profile, bool explicit_profile,
+                         const struct smt_creds_opts *o, struct smt_creds **ret, char *source,
+                         size_t source_len, struct smt_diag *d) SMT_WUR;
 
 /* ---- creds_process.c ---- */
 
-#define SMT_PROC_OUT_MAX    (64 * 1024) /* credential_process stdout cap */
-#define SMT_PROC_ERR_MAX    1024        /* stderr kept for the message (the rest is drained) */
-#define SMT_PROC_TIMEOUT_MS 60000       /* the AWS CLI may refresh an SSO token over the network */
+#define SMT_PROC_OUT_MAX (64 * 1024) /* credential_process stdout cap */
+#define SMT_PROC_ERR_MAX 1024        /* stderr kept for the message (the rest is drained) */
 
 /* One child process with its stdout (secure memory) and stderr collected.  Spawn and collection
  * are separate so an event loop can drive the pipes (smt_proc_pump on readable) and reap the
@@ -65,7 +65,8 @@ struct smt_proc {
     bool out_overflow;
     char err[SMT_PROC_ERR_MAX + 1];
     size_t err_len;
-    int status; /* waitpid status once reaped */
+    int status;    /* waitpid status once reaped */
+    int cancel_fd; /* -1, or: smt_proc_run gives up (kills the child) once it is readable */
 };
 
 /* Start argv[0] (searched in PATH, no shell) with stdin /dev/null, stdout and stderr on pipes
@@ -74,8 +75,8 @@ int smt_proc_spawn(char *const argv[], struct smt_proc **ret, struct smt_diag *d
 /* Read what fd (p->out_fd or p->err_fd) has now.  1: that pipe reached EOF (and is closed);
  * 0: more may come.  Output beyond the caps is counted as overflow and dropped. */
 int smt_proc_pump(struct smt_proc *p, int fd) SMT_WUR;
-/* Blocking: pump both pipes until EOF or timeout_ms, then reap (SIGKILL on timeout or
- * overflow).  0 when the child ran to completion (look at p->status). */
+/* Blocking: pump both pipes until EOF or timeout_ms, then reap (SIGKILL on timeout, overflow or
+ * a readable p->cancel_fd).  0 when the child ran to completion (look at p->status). */
 int smt_proc_run(struct smt_proc *p, int timeout_ms, struct smt_diag *d) SMT_WUR;
 /* Kills (SIGKILL) and reaps a child still running, closes pipes, wipes the output. */
 void smt_proc_free(struct smt_proc *p);
@@ -87,14 +88,18 @@ int smt_creds_parse_process_json(const char *text, size_t len, struct smt_creds 
                                  struct smt_diag *d) SMT_WUR;
 
 /* Run a profile's credential_process command line (split like shlex.split, no shell) and parse
- * its output.  what names it in messages, e.g. "credential_process of profile 'work'". */
-int smt_creds_from_process(const char *cmdline, const char *what, struct smt_creds **ret,
-                           struct smt_diag *d) SMT_WUR;
+ * its output.  what names it in messages, e.g. "credential_process of profile 'work'".  o: the
+ * timeout and cancel fd (NULL: defaults). */
+int smt_creds_from_process(const char *cmdline, const char *what, const struct smt_creds_opts *o,
+                           struct smt_creds **ret, struct smt_diag *d) SMT_WUR;
 
 /* `aws configure export-credentials --profile P --format process` (the AWS CLI resolves SSO,
  * assume-role and web identity profiles).  why names the profile's kind ("SSO", "role_arn") for
  * the hint. */
 int smt_creds_from_aws_cli(const char *profile, const char *why, struct smt_creds **ret,
                            struct smt_diag *d) SMT_WUR;
+int smt_creds_from_aws_cli_opts(const char *profile, const char *why,
+                                const struct smt_creds_opts *o, struct smt_creds **ret,
+                                struct smt_diag *d) SMT_WUR;
 
 #endif

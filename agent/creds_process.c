@@ -66,7 +66,7 @@ int smt_proc_spawn(char *const argv[], struct smt_proc **ret, struct smt_diag *d
         r = smt_diag_set(d, SMT_ERR_NOMEM, "out of memory");
         goto out;
     }
-    p->out_fd = p->err_fd = -1;
+    p->out_fd = p->err_fd = p->cancel_fd = -1;
     p->out = sodium_malloc(SMT_PROC_OUT_MAX + 1);
     if (!p->out) {
         r = smt_diag_set(d, SMT_ERR_NOMEM, "cannot allocate secure memory");
@@ -196,8 +196,8 @@ int smt_proc_run(struct smt_proc *p, int timeout_ms, struct smt_diag *d)
     /* Until the child has exited and both pipes are at EOF, all within the deadline (a child
      * that closes its pipes but lingers is waited for, too, then killed). */
     while (p->pid > 0 || p->out_fd >= 0 || p->err_fd >= 0) {
-        struct pollfd pfd[2];
-        nfds_t n = 0;
+        struct pollfd pfd[3];
+        nfds_t n = 0, np;
         int64_t left = deadline - now_ms();
         int k;
 
@@ -222,13 +222,24 @@ int smt_proc_run(struct smt_proc *p, int timeout_ms, struct smt_diag *d)
             pfd[n++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
         if (p->err_fd >= 0)
             pfd[n++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
+        np = n;
+        if (p->cancel_fd >= 0)
+            pfd[n++] = (struct pollfd){.fd = p->cancel_fd, .events = POLLIN};
         /* with no pipe left this only sleeps: 10 ms between checks for the exit */
-        k = poll(pfd, n, n == 0 ? (left < 10 ? (int)left : 10) : left > 60000 ? 60000 : (int)left);
+        k = poll(pfd, n, np == 0 ? (left < 10 ? (int)left : 10) : left > 60000 ? 60000 : (int)left);
         if (k < 0 && errno != EINTR) {
             r = smt_diag_set(d, SMT_ERR_SYSTEM, "poll: %s", strerror(errno));
             goto out;
         }
-        for (nfds_t i = 0; k > 0 && i < n; i++) {
+        if (k > 0 && np < n && pfd[np].revents) {
+            /* The agent no longer wants the result (it is stopping, or the endpoint changed). */
+            if (p->pid > 0)
+                kill(p->pid, SIGKILL);
+            reap(p);
+            r = smt_diag_set(d, SMT_ERR_TIMEOUT, "was stopped: its result is no longer wanted");
+            goto out;
+        }
+        for (nfds_t i = 0; k > 0 && i < np; i++) {
             if (pfd[i].revents && (r = smt_proc_pump(p, pfd[i].fd)) < 0)
                 goto out;
         }
@@ -665,9 +676,10 @@ static void first_line(const struct smt_proc *p, char *out, size_t size)
 }
 
 /* Run argv, parse its output.  what prefixes every message. */
-static int run_json_command(char *const argv[], const char *what, struct smt_creds **ret,
-                            struct smt_diag *d, bool *ret_exited_nonzero)
+static int run_json_command(char *const argv[], const char *what, const struct smt_creds_opts *o,
+                            struct smt_creds **ret, struct smt_diag *d, bool *ret_exited_nonzero)
 {
+    int timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : SMT_CREDS_TIMEOUT_MS;
     struct smt_proc *p = NULL;
     struct smt_diag sub;
     char line[256];
@@ -678,7 +690,8 @@ static int run_json_command(char *const argv[], const char *what, struct smt_cre
         smt_diag_set(d, r, "%s: %s", what, sub.msg);
         goto out;
     }
-    if ((r = smt_proc_run(p, SMT_PROC_TIMEOUT_MS, &sub)) < 0) {
+    p->cancel_fd = o ? o->cancel_fd : -1;
+    if ((r = smt_proc_run(p, timeout_ms, &sub)) < 0) {
         smt_diag_set(d, r, "%s %s", what, sub.msg);
         goto out;
     }
@@ -706,8 +719,8 @@ out:
     return r;
 }
 
-int smt_creds_from_process(const char *cmdline, const char *what, struct smt_creds **ret,
-                           struct smt_diag *d)
+int smt_creds_from_process(const char *cmdline, const char *what, const struct smt_creds_opts *o,
+                           struct smt_creds **ret, struct smt_diag *d)
 {
     char **argv = NULL;
     size_t argc = 0;
@@ -724,7 +737,7 @@ int smt_creds_from_process(const char *cmdline, const char *what, struct smt_cre
                                "backslash?)");
         goto out;
     }
-    r = run_json_command(argv, what, ret, d, &failed);
+    r = run_json_command(argv, what, o, ret, d, &failed);
 out:
     smt_strv_free(argv);
     return r;
@@ -763,6 +776,13 @@ static char *find_in_path(const char *prog)
 int smt_creds_from_aws_cli(const char *profile, const char *why, struct smt_creds **ret,
                            struct smt_diag *d)
 {
+    return smt_creds_from_aws_cli_opts(profile, why, NULL, ret, d);
+}
+
+int smt_creds_from_aws_cli_opts(const char *profile, const char *why,
+                                const struct smt_creds_opts *o, struct smt_creds **ret,
+                                struct smt_diag *d)
+{
     char *aws = NULL, what[300];
     bool failed = false;
     bool sso = strcmp(why, "SSO") == 0;
@@ -795,7 +815,7 @@ int smt_creds_from_aws_cli(const char *profile, const char *why, struct smt_cred
                         NULL};
 
         snprintf(what, sizeof(what), "aws configure export-credentials --profile %s", profile);
-        r = run_json_command(argv, what, ret, d, &failed);
+        r = run_json_command(argv, what, o, ret, d, &failed);
     }
     if (r < 0 && failed) {
         if (sso)

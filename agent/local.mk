@@ -15,7 +15,8 @@ libsmtagent_a_SOURCES = \
 	agent/log.c agent/log.h \
 	agent/audit.c agent/audit.h \
 	agent/server.c agent/server.h \
-	agent/requests.c agent/requests.h
+	agent/requests.c agent/requests.h agent/agent_internal.h \
+	agent/endpoint.c agent/credjob.c agent/credjob.h
 
 AGENT_LIBS = libsmtagent.a libsmtproto.a $(SODIUM_LIBS) $(CRYPTO_LIBS) $(INIH_LIBS) $(SYSTEMD_LIBS)
 

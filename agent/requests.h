@@ -23,7 +23,9 @@ struct smt_agent;
  * clock is copied; NULL means smt_clock_system. */
 int smt_agent_new(const char *config_path, const struct smt_clock *clock, struct smt_agent **ret,
                   struct smt_diag *d) SMT_WUR;
-/* Wipes every secret.  NULL ok. */
+/* Wipes every secret.  Running credential lookups are cancelled (their processes killed) and
+ * their threads joined first, so afterwards no thread of the agent reads the environment.
+ * NULL ok. */
 void smt_agent_free(struct smt_agent *a);
 
 /* Re-read the config (SIGHUP, RELOAD).  On failure the old config and state stay, and d says
@@ -40,8 +42,8 @@ int smt_agent_handle(struct smt_agent *a, struct smt_peer *peer, uint8_t version
                      struct smt_buf *body, size_t body_len, struct smt_buf *out) SMT_WUR;
 
 /* Deferred replies.  Fetching credentials can take long (a credential_process or `aws
- * configure export-credentials` may run for SMT_PROC_TIMEOUT_MS), and one endpoint waiting must
- * not stall the others.  Once the server calls smt_agent_set_deferred, credentials are resolved
+ * configure export-credentials` may run for [agent] credential_timeout), and one endpoint waiting
+ * must not stall the others.  Once the server calls smt_agent_set_deferred, credentials are resolved
  * on a worker thread, and smt_agent_handle returns SMT_AGENT_DEFERRED for a GET_TOKEN that has
  * to wait: it appended nothing to out, and the server must not hand that connection another
  * request until the reply comes.  *ret_fd (owned by the agent) becomes readable when background

@@ -6,11 +6,20 @@
  * to smt_agent_handle, and replies queue in `out` until the socket takes them.  While a full
  * reply is queued the connection stops reading, so a client that never reads cannot make the
  * agent buffer without bound.
+ *
+ * Deferred replies (requests.h): a GET_TOKEN whose credentials are being fetched on a worker
+ * thread gets no reply at once.  Its connection then stops reading and its idle timer is off
+ * (the agent bounds the wait with credential_timeout), and other connections go on being served.
+ * The agent's eventfd wakes the loop when a fetch finishes; smt_agent_tick then hands each
+ * reply to on_deferred_reply, which queues it on the connection that asked.  A connection that
+ * closes while it waits (peer gone, or the server stopping) tells the agent with
+ * smt_agent_forget before it is freed, so no reply is ever routed to a freed connection.
  */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,13 +64,14 @@ struct conn {
     struct smt_peer peer;
     bool eof;     /* the peer shut its side: answer what is complete, then close */
     bool closing; /* a framing error: flush the FAILURE, then close */
+    bool waiting; /* a request's reply is deferred: read nothing, no idle timeout */
 };
 
 struct smt_server {
     sd_event *e;
     struct smt_agent *agent;
     int fd;
-    sd_event_source *listen_src, *resume_src, *wake_src, *post_src;
+    sd_event_source *listen_src, *resume_src, *wake_src, *post_src, *jobs_src;
     char *unlink_path;
     dev_t dev;
     ino_t ino;
@@ -345,6 +355,8 @@ static void conn_free(struct conn *c)
         if (c->next)
             c->next->prev = c->prev;
         c->srv->n_conns--;
+        if (c->waiting)
+            smt_agent_forget(c->srv->agent, &c->peer);
     }
     sd_event_source_disable_unref(c->io);
     sd_event_source_disable_unref(c->idle);
@@ -358,7 +370,8 @@ static void conn_free(struct conn *c)
 
 static bool conn_wants_read(const struct conn *c)
 {
-    return !c->eof && !c->closing && smt_buf_len(c->in) < IN_MAX && smt_buf_len(c->out) < OUT_HIGH;
+    return !c->eof && !c->closing && !c->waiting && smt_buf_len(c->in) < IN_MAX &&
+           smt_buf_len(c->out) < OUT_HIGH;
 }
 
 static int conn_read(struct conn *c, bool *progress)
@@ -424,7 +437,7 @@ static int conn_process(struct conn *c)
     size_t body_len, before, used;
     int r;
 
-    while (!c->closing && smt_buf_len(c->out) < OUT_HIGH) {
+    while (!c->closing && !c->waiting && smt_buf_len(c->out) < OUT_HIGH) {
         r = smt_frame_parse(c->in, SMT_REQUEST_MAX, &version, &type, &body_len);
         if (r == 0)
             break;
@@ -448,6 +461,13 @@ static int conn_process(struct conn *c)
             log_warning("connection %llu: cannot answer a %s request: %s; closing it", c->id,
                         smt_msg_type_name(type), smt_strerror(r));
             return r;
+        }
+        if (r == SMT_AGENT_DEFERRED) {
+            /* The reply comes from on_deferred_reply; until then the idle timer must not
+             * close the connection (the agent's credential_timeout bounds the wait). */
+            log_debug("connection %llu: %s reply deferred", c->id, smt_msg_type_name(type));
+            c->waiting = true;
+            (void)sd_event_source_set_enabled(c->idle, SD_EVENT_OFF);
         }
         used = before - smt_buf_len(c->in);
         if (used > body_len) {
@@ -484,14 +504,15 @@ static int conn_on_io(sd_event_source *s, int fd, uint32_t revents, void *userda
         goto drop;
     if (smt_buf_len(c->out) > 0 && conn_write(c, &progress) < 0)
         goto drop;
-    if (smt_buf_len(c->out) == 0 && (c->eof || c->closing)) {
+    if (smt_buf_len(c->out) == 0 && !c->waiting && (c->eof || c->closing)) {
         log_debug("connection %llu: done", c->id);
         goto drop;
     }
-    /* A hang-up or error we are not reading for would otherwise be reported forever. */
+    /* A hang-up or error we are not reading for would otherwise be reported forever (also
+     * while waiting: the peer is gone, conn_free tells the agent). */
     if ((revents & (EPOLLHUP | EPOLLERR)) && !progress)
         goto drop;
-    if (progress) {
+    if (progress && !c->waiting) {
         (void)sd_event_source_set_time_relative(c->idle, c->srv->idle_usec);
         (void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
     }
@@ -507,6 +528,8 @@ static int conn_on_idle(sd_event_source *s, uint64_t usec, void *userdata)
 {
     struct conn *c = userdata;
 
+    if (c->waiting)
+        return 0; /* the timer is off while waiting; a late expiry changes nothing */
     log_debug("connection %llu (pid %ld): idle for %llu s; closing it", c->id, (long)c->peer.pid,
               (unsigned long long)(c->srv->idle_usec / USEC_PER_SEC));
     conn_free(c);
@@ -610,6 +633,45 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
     return 0;
 }
 
+/* ---- deferred replies ------------------------------------------------------------------- */
+
+/* smt_agent_tick's callback: peer is &conn->peer of a connection that is still open (a closing
+ * one calls smt_agent_forget first).  Only queues the frame: freeing a connection here would
+ * pull it from under the agent's list of waiters. */
+static void on_deferred_reply(struct smt_peer *peer, struct smt_buf *frame, void *userdata)
+{
+    struct conn *c = (struct conn *)(void *)((char *)peer - offsetof(struct conn, peer));
+    struct smt_server *s = userdata;
+
+    if (c->srv != s || !c->waiting) {
+        log_error("a deferred reply for a connection that is not waiting; dropped");
+        return;
+    }
+    c->waiting = false;
+    /* out holds less than OUT_HIGH (conn_process stops there) and one frame fits OUT_HIGH. */
+    if (smt_buf_put(c->out, smt_buf_ptr(frame), smt_buf_len(frame)) < 0) {
+        log_warning("connection %llu: no room for a deferred reply; closing it", c->id);
+        c->closing = true;
+        (void)sd_event_source_set_time_relative(c->idle, 1);
+    } else {
+        log_debug("connection %llu: deferred reply queued", c->id);
+        (void)sd_event_source_set_time_relative(c->idle, s->idle_usec);
+    }
+    (void)sd_event_source_set_enabled(c->idle, SD_EVENT_ONESHOT);
+    /* EPOLLOUT now: conn_on_io writes it, then handles any request queued behind it. */
+    if (conn_update(c) < 0)
+        (void)sd_event_source_set_time_relative(c->idle, 1);
+}
+
+/* A worker thread finished (the agent's eventfd): install its result, answer the waiters. */
+static int on_jobs(sd_event_source *src, int fd, uint32_t revents, void *userdata)
+{
+    struct smt_server *s = userdata;
+
+    smt_agent_tick(s->agent);
+    return 0;
+}
+
 /* ---- the agent's own timer -------------------------------------------------------------- */
 
 void smt_server_rearm(struct smt_server *s)
@@ -654,7 +716,7 @@ int smt_server_new(sd_event *e, struct smt_agent *agent, int listen_fd, const ch
 {
     struct smt_server *s = NULL;
     struct stat st;
-    int r;
+    int jobs_fd = -1, r;
 
     if (!e || !agent || listen_fd < 0 || !ret) {
         r = SMT_ERR_INVALID;
@@ -690,6 +752,13 @@ int smt_server_new(sd_event *e, struct smt_agent *agent, int listen_fd, const ch
         r = SMT_ERR_SYSTEM;
         goto out;
     }
+    /* Credentials are fetched on worker threads from now on (the fd stays the agent's). */
+    if ((r = smt_agent_set_deferred(agent, on_deferred_reply, s, &jobs_fd)) < 0)
+        goto out;
+    if (sd_event_add_io(e, &s->jobs_src, jobs_fd, EPOLLIN, on_jobs, s) < 0) {
+        r = SMT_ERR_SYSTEM;
+        goto out;
+    }
     s->fd = listen_fd;
     smt_server_rearm(s);
     *ret = s;
@@ -717,6 +786,7 @@ void smt_server_free(struct smt_server *s)
     sd_event_source_disable_unref(s->resume_src);
     sd_event_source_disable_unref(s->wake_src);
     sd_event_source_disable_unref(s->post_src);
+    sd_event_source_disable_unref(s->jobs_src);
     if (s->fd >= 0)
         close(s->fd);
     if (s->unlink_path) {

@@ -162,7 +162,7 @@ static int agent_call(struct client *c, struct smt_buf *req, uint8_t want, struc
         goto out;
     }
     if ((r = smt_io_write_all(fd, req, SMT_IO_TIMEOUT_MS)) < 0 ||
-        (r = smt_io_read_frame(fd, in, SMT_FRAME_MAX, SMT_IO_TIMEOUT_MS, &version, &type,
+        (r = smt_io_read_frame(fd, in, SMT_FRAME_MAX, SMT_IO_REPLY_TIMEOUT_MS, &version, &type,
                                &body_len)) < 0) {
         if (r == SMT_ERR_TOO_LARGE || r == SMT_ERR_FORMAT) {
             say("invalid reply from agent at %s: %s", c->socket, smt_strerror(r));

@@ -8,8 +8,11 @@
 #include "proto/buf.h"
 #include "proto/err.h"
 
-/* The client's default for every step (connect, write, read). */
+/* The client's deadline for connecting and sending: a live agent accepts and reads at once. */
 #define SMT_IO_TIMEOUT_MS 10000
+/* The client's deadline for a reply.  The agent answers most requests at once, but a GET_TOKEN
+ * may wait for a credential_process or the AWS CLI ([agent] credential_timeout, default 30 s). */
+#define SMT_IO_REPLY_TIMEOUT_MS 120000
 
 /* Connect to a Unix socket path (SOCK_CLOEXEC) within SMT_IO_TIMEOUT_MS. *ret_fd on success.
  * Failures keep errno (SMT_ERR_SYSTEM: ENOENT, ECONNREFUSED, EACCES, ENAMETOOLONG, ...);

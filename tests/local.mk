@@ -94,7 +94,8 @@ tests_unit_test_cache_SOURCES = tests/unit/test-cache.c $(CACHE_UNIT_SOURCES) pr
 tests_unit_test_cache_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cache_LDADD = $(UNIT_LIBS)
 tests_unit_test_requests_SOURCES = tests/unit/test-requests.c agent/log.c \
-	agent/requests.c agent/requests.h agent/audit.c agent/audit.h agent/config.c \
+	agent/requests.c agent/requests.h agent/agent_internal.h agent/endpoint.c \
+	agent/credjob.c agent/credjob.h agent/audit.c agent/audit.h agent/config.c \
 	agent/sink.c client/shell.c $(CACHE_UNIT_SOURCES) $(PROTO_UNIT_SOURCES)
 tests_unit_test_requests_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_requests_LDADD = $(UNIT_LIBS)
@@ -185,5 +186,6 @@ TESTS += $(CREDS_SCENARIOS)
 EXTRA_DIST += $(CREDS_SCENARIOS) \
 	tests/integration/fixtures/cred-process-rotating.sh \
 	tests/integration/fixtures/cred-process-bad.sh \
-	tests/integration/fixtures/aws-sso-expired.sh
+	tests/integration/fixtures/aws-sso-expired.sh \
+	tests/integration/fixtures/faketime-timerfd-fix.c
 # --- creds integration (end) ---

@@ -48,7 +48,7 @@ static void test_full(void)
                        "refresh = 75%\n"
                        "min_remaining = 2m\n"
                        "mint = per-request\n"
-                       "\n"
+                       "credential_timeout = 90s\n"
                        "# a comment\n"
                        "[endpoint main]\n"
                        "service = sagemaker\n"
@@ -71,8 +71,9 @@ static void test_full(void)
         return;
     tap_ok(tap_streq(c->path, "t.conf", "path") && tap_streq(c->default_name, "main", "default"),
            "path and default");
-    tap_ok(c->refresh_pct == 75 && c->min_remaining == 120 && c->per_request,
-           "refresh, min_remaining, mint");
+    tap_ok(c->refresh_pct == 75 && c->min_remaining == 120 && c->per_request &&
+               c->credential_timeout == 90,
+           "refresh, min_remaining, mint, credential_timeout");
     tap_ok(c->n_endpoints == 2, "two endpoints");
     e = smt_config_find(c, "main");
     b = smt_config_find(c, "br");
@@ -100,8 +101,9 @@ static void test_defaults(void)
     if (!tap_ok(c != NULL, "minimal config parses"))
         return;
     e = &c->endpoints[0];
-    tap_ok(c->refresh_pct == 80 && c->min_remaining == 60 && !c->per_request && !c->default_name,
-           "agent defaults: 80%%, 60s, cached, no default");
+    tap_ok(c->refresh_pct == 80 && c->min_remaining == 60 && !c->per_request && !c->default_name &&
+               c->credential_timeout == 30,
+           "agent defaults: 80%%, 60s, cached, no default, credential_timeout 30s");
     tap_ok(e->service == SMT_SVC_SAGEMAKER && e->lifetime == 43200 && !e->region,
            "endpoint defaults: sagemaker, 12h, region from elsewhere");
     tap_ok(smt_config_find(c, NULL) == e, "the only endpoint is the default");
@@ -222,6 +224,23 @@ static void test_errors(void)
     refused("[agent]\nmin_remaining = soon\n", 2, "min_remaining", "bad min_remaining");
     refused("[agent]\nmin_remaining = 13h\n", 2, "min_remaining", "min_remaining over 12h");
     refused("[agent]\nmint = always\n", 2, "cached or per-request", "bad mint");
+    refused("[agent]\ncredential_timeout = 0\n", 2, "credential_timeout", "credential_timeout 0");
+    refused("[agent]\n\ncredential_timeout = 5m1s\n", 3, "credential_timeout",
+            "credential_timeout with a bad suffix, on line 3");
+    refused("[agent]\ncredential_timeout = 101\n", 2, "between 1s and 100s",
+            "credential_timeout over 100s (the client waits 120 s for a reply)");
+    refused("[agent]\ncredential_timeout = soon\n", 2, "credential_timeout",
+            "credential_timeout not a duration");
+    refused("[agent]\ncredential_timeout =\n", 2, "needs a value", "empty credential_timeout");
+    {
+        struct smt_config *t = parse("[agent]\ncredential_timeout = 1s\n" EP);
+        struct smt_config *u = parse("[agent]\ncredential_timeout = 100\n" EP);
+
+        tap_ok(t && t->credential_timeout == 1 && u && u->credential_timeout == 100,
+               "credential_timeout bounds 1s and 100s are accepted");
+        smt_config_free(t);
+        smt_config_free(u);
+    }
     refused("[endpoint e]\nservice = SageMaker\nendpoint = x\n", 2, "sagemaker or bedrock",
             "bad service");
     refused("[endpoint e]\nendpoint = x\nregion = US-WEST-2\n", 3, "region", "upper-case region");

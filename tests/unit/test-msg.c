@@ -543,7 +543,7 @@ static void test_frames(void)
     struct smt_msg_add_creds big = add_val;
     struct smt_msg_token tk = tok_val;
     struct smt_msg_list l = {0};
-    char name65[66], *st, *text;
+    char name65[66], *st = NULL, *text;
 
     tap_ok(smt_msg_put_get_token(b, "ab") == 0 && smt_buf_len(b) == sizeof(golden) &&
                memcmp(smt_buf_ptr(b), golden, sizeof(golden)) == 0,

@@ -7,9 +7,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -35,6 +37,12 @@ struct smt_agent {
     uint8_t last_type, last_version;
     uint64_t wakeup;
     int ticks;
+    /* deferred mode: TYPE_DEFER requests wait until the test writes efd */
+    int efd; /* 0 until smt_agent_set_deferred (the struct is zero-initialised) */
+    void (*reply)(struct smt_peer *conn, struct smt_buf *frame, void *userdata);
+    void *reply_userdata;
+    struct smt_peer *waiting[4];
+    int n_waiting, forgets;
 };
 
 static uid_t peer_uid_shift; /* pretend connections come from uid + this */
@@ -62,7 +70,7 @@ void smt_audit_refused(const struct smt_peer *p, uid_t agent_uid, const char *wh
     refused_agent_uid = agent_uid;
 }
 
-enum { TYPE_NO_CONSUME = 99, TYPE_FAIL = 98 };
+enum { TYPE_NO_CONSUME = 99, TYPE_FAIL = 98, TYPE_DEFER = 97 };
 
 /* GET_TOKEN: FAILURE whose message is the name (an echo); LIST: SUCCESS; TYPE_NO_CONSUME:
  * SUCCESS without touching the body; TYPE_FAIL: no reply at all. */
@@ -86,6 +94,13 @@ int smt_agent_handle(struct smt_agent *a, struct smt_peer *peer, uint8_t version
         return smt_msg_put_success(out);
     case TYPE_FAIL:
         return SMT_ERR_NOMEM;
+    case TYPE_DEFER:
+        if ((r = smt_buf_consume(body, body_len)) < 0)
+            return r;
+        if (!a->reply || a->n_waiting >= 4)
+            return smt_msg_put_failure(out, SMT_FAIL_GENERIC, "cannot defer", "");
+        a->waiting[a->n_waiting++] = peer;
+        return SMT_AGENT_DEFERRED;
     default:
         if ((r = smt_buf_consume(body, body_len)) < 0)
             return r;
@@ -98,10 +113,47 @@ uint64_t smt_agent_next_wakeup(const struct smt_agent *a)
     return a->wakeup;
 }
 
+/* The fake's "worker finished": every waiting request gets FAILURE "deferred". */
 void smt_agent_tick(struct smt_agent *a)
 {
+    uint64_t n;
+
     a->ticks++;
     a->wakeup = 0;
+    if (a->efd > 0 && read(a->efd, &n, sizeof(n)) == (ssize_t)sizeof(n)) {
+        for (int i = 0; i < a->n_waiting; i++) {
+            struct smt_buf *f = smt_buf_new(SMT_FRAME_MAX);
+
+            if (f && smt_msg_put_failure(f, SMT_FAIL_GENERIC, "deferred", "") == 0)
+                a->reply(a->waiting[i], f, a->reply_userdata);
+            smt_buf_free(f);
+        }
+        a->n_waiting = 0;
+    }
+}
+
+int smt_agent_set_deferred(struct smt_agent *a,
+                           void (*reply)(struct smt_peer *conn, struct smt_buf *frame,
+                                         void *userdata),
+                           void *userdata, int *ret_fd)
+{
+    if (a->efd <= 0 && (a->efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)) < 0)
+        return SMT_ERR_SYSTEM;
+    a->reply = reply;
+    a->reply_userdata = userdata;
+    *ret_fd = a->efd;
+    return 0;
+}
+
+void smt_agent_forget(struct smt_agent *a, const struct smt_peer *conn)
+{
+    for (int i = 0; i < a->n_waiting; i++) {
+        if (a->waiting[i] == conn) {
+            a->waiting[i] = a->waiting[--a->n_waiting];
+            a->forgets++;
+            i--;
+        }
+    }
 }
 
 /* ---- helpers ----------------------------------------------------------------------------- */
@@ -409,7 +461,7 @@ static void test_activation(void)
 static void test_server(void)
 {
     struct smt_diag d = {{0}, {0}};
-    struct smt_agent agent = {0, 0, 0, 0, 0};
+    struct smt_agent agent = {0};
     struct smt_server *srv = NULL;
     struct smt_buf *out = smt_buf_new(SMT_FRAME_MAX), *in = smt_buf_new(4 * SMT_FRAME_MAX);
     sd_event *e = NULL;
@@ -552,6 +604,74 @@ static void test_server(void)
     smt_buf_reset(in);
     tap_ok(pump_until_conns(e, srv, 0), "server: no connection left open");
 
+    /* A deferred reply: the connection waits (no idle timeout, nothing else read from it),
+     * another connection is served meanwhile, the reply reaches the connection that asked, then
+     * the request queued behind it is handled. */
+    smt_server_set_limits(srv, 0, 50000);
+    c = connect_to(sock);
+    {
+        size_t mark;
+
+        r = smt_frame_begin(out, TYPE_DEFER, &mark);
+        r = r < 0 ? r : smt_frame_end(out, mark);
+        r = r < 0 ? r : smt_msg_put_get_token(out, "behind");
+    }
+    agent.calls = 0;
+    tap_ok(r == 0 && send_buf(c, out) == 0, "deferred: a deferred request and one behind it");
+    for (i = 0; i < 1000 && agent.n_waiting == 0; i++)
+        (void)sd_event_run(e, 20000);
+    tap_ok(agent.n_waiting == 1, "deferred: the agent holds the request");
+    /* Well past the 50 ms idle timeout: the waiting connection must stay. */
+    for (i = 0; i < 10; i++)
+        (void)sd_event_run(e, 20000);
+    tap_ok(smt_server_connections(srv) == 1 && agent.calls == 1,
+           "deferred: the waiting connection outlives the idle timeout, the request behind it "
+           "is not handled yet");
+    c2 = connect_to(sock);
+    tap_ok(smt_msg_put_get_token(out, "other") == 0 && send_buf(c2, out) == 0,
+           "deferred: another connection asks meanwhile");
+    r = pump_reply(e, c2, in, &type, &len);
+    m = r == 1 ? failure_message(in, len, &code) : NULL;
+    tap_ok(m && strcmp(m, "other") == 0 && agent.n_waiting == 1,
+           "deferred: ... and is answered while the first still waits");
+    free(m);
+    close(c2);
+    smt_buf_reset(in);
+    {
+        uint64_t one = 1;
+
+        tap_ok(write(agent.efd, &one, sizeof(one)) == (ssize_t)sizeof(one),
+               "deferred: the worker 'finishes' (eventfd)");
+    }
+    r = pump_reply(e, c, in, &type, &len);
+    m = r == 1 ? failure_message(in, len, &code) : NULL;
+    tap_ok(m && strcmp(m, "deferred") == 0, "deferred: the reply reaches the connection that asked");
+    free(m);
+    r = pump_reply(e, c, in, &type, &len);
+    m = r == 1 ? failure_message(in, len, &code) : NULL;
+    tap_ok(m && strcmp(m, "behind") == 0, "deferred: ... then the request behind it is answered");
+    free(m);
+    close(c);
+    smt_buf_reset(in);
+    tap_ok(pump_until_conns(e, srv, 0), "deferred: both connections closed");
+
+    /* A waiting connection closed by its peer: the agent is told (smt_agent_forget). */
+    agent.forgets = 0;
+    c = connect_to(sock);
+    {
+        size_t mark;
+
+        r = smt_frame_begin(out, TYPE_DEFER, &mark);
+        r = r < 0 ? r : smt_frame_end(out, mark);
+    }
+    tap_ok(r == 0 && send_buf(c, out) == 0, "deferred: another deferred request");
+    for (i = 0; i < 1000 && agent.n_waiting == 0; i++)
+        (void)sd_event_run(e, 20000);
+    close(c);
+    tap_ok(pump_until_conns(e, srv, 0) && agent.forgets == 1 && agent.n_waiting == 0,
+           "deferred: its peer closes: the connection goes and the agent forgets it");
+    smt_server_set_limits(srv, 0, SMT_SERVER_IDLE_USEC);
+
     /* The connection cap. */
     smt_server_set_limits(srv, 2, 0);
     c = connect_to(sock);
@@ -593,9 +713,24 @@ static void test_server(void)
         tap_ok(agent.ticks == 1, "wake-up: next_wakeup 0 disarms the timer");
     }
 
+    /* ... and one still waiting when the server is freed is forgotten too . */
+    c = connect_to(sock);
+    {
+        size_t mark;
+
+        r = smt_frame_begin(out, TYPE_DEFER, &mark);
+        r = r < 0 ? r : smt_frame_end(out, mark);
+    }
+    (void)(r == 0 && send_buf(c, out) == 0);
+    for (i = 0; i < 1000 && agent.n_waiting == 0; i++)
+        (void)sd_event_run(e, 20000);
+    tap_ok(agent.n_waiting == 1, "deferred: a connection left waiting");
     smt_server_free(srv);
     srv = NULL;
     tap_ok(lstat(sock, &st) < 0 && errno == ENOENT, "free: removes the socket it bound");
+    tap_ok(agent.n_waiting == 0 && agent.forgets == 2,
+           "free: the connection still waiting was forgotten");
+    close(c);
 
     /* A socket file that is no longer ours is left alone. */
     lfd = -1;
@@ -612,6 +747,8 @@ static void test_server(void)
     }
 out:
     smt_server_free(srv);
+    if (agent.efd > 0)
+        close(agent.efd);
     sd_event_unref(e);
     smt_buf_free(in);
     smt_buf_free(out);
