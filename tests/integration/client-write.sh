@@ -20,54 +20,8 @@ export FAKE_SM FAKE_BR FAKE_URL ODD_URL
 remember_token "$FAKE_SM"
 remember_token "$FAKE_BR"
 
-cat >"$SMT_T/fake.py" <<'PY'
-import os, socket, struct, sys
-
-E = os.environ
-def s(b): return struct.pack(">I", len(b)) + b
-def frame(t, body, v=1): return struct.pack(">IBB", len(body) + 2, v, t) + body
-def token(name, svc, tok, url, exp=1700000000):
-    return frame(131, s(name) + bytes([svc]) + s(tok.encode()) + struct.pack(">Q", exp) + s(url.encode()))
-def failure(code, msg, hint=b""): return frame(129, struct.pack(">I", code) + s(msg) + s(hint))
-
-def reply(t, body):
-    if t == 1:
-        name = body[4:]
-        if name in (b"", b"main"):
-            return token(b"main", 0, E["FAKE_SM"], E["FAKE_URL"])
-        if name == b"br":
-            return token(b"br", 1, E["FAKE_BR"], E["FAKE_URL"])
-        if name == b"odd":
-            return token(b"odd", 0, E["FAKE_SM"], E["ODD_URL"])
-        return failure(3, b"no endpoint named '" + name + b"'",
-                       b"smtoken list shows the configured endpoints")
-    return failure(2, b"unknown request")
-
-def readn(c, k):
-    b = b""
-    while len(b) < k:
-        d = c.recv(k - len(b))
-        if not d:
-            return None
-        b += d
-    return b
-
-srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-srv.bind(sys.argv[1])
-srv.listen(8)
-while True:
-    c, _ = srv.accept()
-    while True:
-        h = readn(c, 6)
-        if h is None:
-            break
-        l, v, t = struct.unpack(">IBB", h)
-        body = readn(c, l - 2) if l > 2 else b""
-        c.sendall(frame(130, bytes([1])) if v != 1 else reply(t, body))
-    c.close()
-PY
 mkdir -p -m 0700 "$(dirname "$SMTOKEN_SOCK")"
-"$PYTHON3" "$SMT_T/fake.py" "$SMTOKEN_SOCK" 2>"$SMT_T/fake.err" &
+"$PYTHON3" "$top_srcdir/tests/integration/fakeagent.py" "$SMTOKEN_SOCK" 2>"$SMT_T/fake.err" &
 FAKE_PID=$!
 SMT_PIDS+=("$FAKE_PID")
 for i in $(seq 100); do [ -S "$SMTOKEN_SOCK" ] && break; sleep 0.05; done
