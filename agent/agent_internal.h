@@ -1,6 +1,6 @@
 /* smtoken-agent: the agent's state, shared by requests.c (life cycle and request handlers),
- * endpoint.c (per-endpoint credentials, tokens, sinks, timers) and credjob.c (worker threads
- * and deferred replies).  Private to those three files. */
+ * endpoint.c (per-endpoint credentials, tokens, sinks, timers) and credjob.c (credential
+ * processes on the event loop, and deferred replies).  Private to those three files. */
 #ifndef SMT_AGENT_INTERNAL_H
 #define SMT_AGENT_INTERNAL_H
 
@@ -12,6 +12,7 @@
 #include "agent/cache.h"
 #include "agent/config.h"
 #include "agent/creds.h"
+#include "agent/creds_internal.h"
 #include "agent/credjob.h"
 #include "agent/token.h"
 #include "proto/buf.h"
@@ -24,7 +25,7 @@
 #define CREDS_WINDOW_MAX 900  /* botocore's advisory refresh: 15 min */
 #define ADDED_MAX        64   /* profiles held from ADD_CREDS */
 #define ERR_MAX          512
-#define PENDING          1 /* internal: waiting for a worker thread */
+#define PENDING          1 /* internal: waiting for a credential process (a job) */
 
 struct waiter {
     struct smt_peer *conn;
@@ -79,7 +80,7 @@ struct smt_agent {
     struct smt_creds *env_creds; /* locked; NULL when the environment had none */
     int env_r;                   /* < 0: the environment's credentials were unusable */
     struct smt_diag env_diag;
-    /* deferred replies (smt_agent_set_deferred); jobs is NULL until then */
+    /* deferred replies (smt_agent_set_deferred); jobs (in the server's loop) is NULL until then */
     void (*reply)(struct smt_peer *conn, struct smt_buf *frame, void *userdata);
     void *reply_userdata;
     struct smt_credjobs *jobs;
@@ -99,7 +100,7 @@ void smt_ep_forget_creds(struct ep *p);
 int smt_ep_region(struct smt_agent *a, struct ep *p, struct smt_diag *d) SMT_WUR;
 void smt_ep_install_creds(struct smt_agent *a, struct ep *p, struct smt_creds *c,
                           enum origin origin, const char *source);
-/* A token for the endpoint (GET_TOKEN and sinks); PENDING while a worker fetches credentials.
+/* A token for the endpoint (GET_TOKEN and sinks); PENDING while a job fetches credentials.
  * On failure d says what went wrong and what to do, and *ret_fail is the wire code. */
 int smt_ep_token(struct smt_agent *a, struct ep *p, const char **ret_token, size_t *ret_len,
                  int64_t *ret_expires_at, bool *ret_minted, uint32_t *ret_fail, bool throttle,
@@ -107,14 +108,15 @@ int smt_ep_token(struct smt_agent *a, struct ep *p, const char **ret_token, size
 
 /* ---- requests.c ---- */
 /* The reply to GET_TOKEN for p, appended to out; PENDING when it has to wait for a job. */
-int smt_agent_token_reply(struct smt_agent *a, struct ep *p, struct smt_peer *peer,
-                          bool throttle, struct smt_buf *out) SMT_WUR;
+int smt_agent_token_reply(struct smt_agent *a, struct ep *p, struct smt_peer *peer, bool throttle,
+                          struct smt_buf *out) SMT_WUR;
 
 /* ---- credjob.c ---- */
-/* Start a worker for p's credentials: 0 (p->job set), or < 0 when not in deferred mode or no
- * thread could be started (the caller resolves synchronously instead). */
-int smt_ep_job_start(struct smt_agent *a, struct ep *p) SMT_WUR;
-/* Install the results of finished workers and answer the requests that waited for them. */
+/* Start a job for p's credentials running *plan's command: 0 (p->job set, *plan taken), or < 0
+ * with d (not in deferred mode, or the command cannot be started). */
+int smt_ep_job_start(struct smt_agent *a, struct ep *p, struct smt_creds_plan **plan,
+                     struct smt_diag *d) SMT_WUR;
+/* Install the results of finished jobs and answer the requests that waited for them. */
 void smt_agent_jobs_collect(struct smt_agent *a);
 /* The endpoint is going away (reload): its waiting requests get a FAILURE. */
 void smt_agent_answer_waiters_gone(struct smt_agent *a, struct ep *p);

@@ -1,7 +1,8 @@
 /* smtoken-agent: credential sets in libsodium secure memory, and resolution the AWS CLI's way.
  *
  * The sources live in creds_env.c, creds_file.c and creds_process.c; this file holds the arena,
- * the order in which sources are tried (DESIGN §4), the region lookup and small shared helpers.
+ * the order in which sources are tried (DESIGN §4) as a resolution plan (creds_internal.h),
+ * what a planned command's run means, the region lookup and small shared helpers.
  */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -223,8 +225,8 @@ const char *smt_creds_default_profile(const char **ret_var)
     return "default";
 }
 
-/* $HOME, else the passwd entry's directory (copied into buf), else "/".  getpwuid_r, not
- * getpwuid: the agent resolves credentials on worker threads (agent/credjob.c). */
+/* $HOME, else the passwd entry's directory (copied into buf), else "/".  getpwuid_r: the
+ * result lands in our buffer, not in libc's static storage. */
 static const char *home_dir(char *buf, size_t size)
 {
     const char *h = getenv("HOME");
@@ -269,38 +271,154 @@ int smt_creds_resolve(const char *profile, struct smt_creds **ret, char *source,
     return smt_creds_resolve_opts(profile, NULL, ret, source, source_len, d);
 }
 
-int smt_creds_resolve_opts(const char *profile, const struct smt_creds_opts *o,
-                           struct smt_creds **ret, char *source, size_t source_len,
-                           struct smt_diag *d)
+void smt_creds_plan_free(struct smt_creds_plan *pl)
 {
-    struct smt_creds *c = NULL;
-    char src[SMT_SOURCE_MAX] = "env";
+    if (!pl)
+        return;
+    smt_creds_free(pl->creds);
+    smt_strv_free(pl->argv);
+    sodium_memzero(pl, sizeof(*pl));
+    free(pl);
+}
+
+int smt_creds_plan_new(const char *profile, struct smt_creds_plan **ret, struct smt_diag *d)
+{
+    struct smt_creds_plan *pl = NULL;
     const char *var = NULL;
     bool explicit_profile = profile != NULL;
     int r;
 
+    if (!(pl = calloc(1, sizeof(*pl)))) {
+        r = smt_diag_set(d, SMT_ERR_NOMEM, "out of memory");
+        goto out;
+    }
     if (!profile) {
-        r = smt_creds_from_env(&c, d);
-        if (r == 0)
+        r = smt_creds_from_env(&pl->creds, d);
+        if (r == 0) {
+            snprintf(pl->source, sizeof(pl->source), "env");
             goto done;
+        }
         if (r != SMT_ERR_NOT_FOUND)
             goto out;
         profile = smt_creds_default_profile(&var);
         explicit_profile = var != NULL;
     }
-    r = smt_creds_from_files(profile, explicit_profile, o, &c, src, sizeof(src), d);
-    if (r < 0)
+    if ((r = smt_creds_plan_files(profile, explicit_profile, pl, d)) < 0)
         goto out;
 done:
-    if (source && source_len)
-        snprintf(source, source_len, "%s", src);
-    *ret = c;
-    c = NULL;
+    *ret = pl;
+    pl = NULL;
     r = 0;
 out:
-    smt_creds_free(c);
+    smt_creds_plan_free(pl);
     return r;
 }
+
+int smt_creds_resolve_opts(const char *profile, const struct smt_creds_opts *o,
+                           struct smt_creds **ret, char *source, size_t source_len,
+                           struct smt_diag *d)
+{
+    struct smt_creds_plan *pl = NULL;
+    struct smt_creds *c = NULL;
+    int r;
+
+    if ((r = smt_creds_plan_new(profile, &pl, d)) < 0 ||
+        (r = smt_creds_plan_run(pl, o ? o->timeout_ms : 0, &c, d)) < 0)
+        goto out;
+    if (source && source_len)
+        snprintf(source, source_len, "%s", pl->source);
+    *ret = c;
+    r = 0;
+out:
+    smt_creds_plan_free(pl);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * What a planned command's run means (shared by smt_creds_plan_run and agent/credjob.c) */
+
+/* The first line of the child's stderr, printable ASCII, for a message. */
+static void first_line(const struct smt_proc *p, char *out, size_t size)
+{
+    size_t i = 0, o = 0;
+
+    while (i < p->err_len && (p->err[i] == '\n' || p->err[i] == '\r' || p->err[i] == ' '))
+        i++;
+    for (; i < p->err_len && p->err[i] != '\n' && o + 4 < size && o < 200; i++)
+        out[o++] = (p->err[i] >= 0x20 && p->err[i] < 0x7f) ? p->err[i] : '?';
+    out[o] = '\0';
+}
+
+int smt_creds_plan_finish(const struct smt_creds_plan *pl, const struct smt_proc *p, int r,
+                          const struct smt_diag *sub, struct smt_creds **ret, struct smt_diag *d)
+{
+    struct smt_diag jd = {{0}, {0}};
+    char line[256];
+
+    if (!p) {
+        r = smt_diag_set(d, r < 0 ? r : SMT_ERR_INTERNAL, "%s: %s", pl->what, sub ? sub->msg : "");
+        goto out;
+    }
+    if (r < 0) {
+        smt_diag_set(d, r, "%s %s", pl->what, sub ? sub->msg : "");
+        goto out;
+    }
+    if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
+        /* The reason the process gives (its first stderr line, cut to 200 printable bytes)
+         * goes into the message; stdout, which holds keys, never leaves p. */
+        first_line(p, line, sizeof(line));
+        if (WIFSIGNALED(p->status))
+            r = smt_diag_set(d, SMT_ERR_CREDS, "%s was killed by signal %d%s%s", pl->what,
+                             WTERMSIG(p->status), line[0] ? ": " : "", line);
+        else
+            r = smt_diag_set(d, SMT_ERR_CREDS, "%s failed (exit status %d)%s%s", pl->what,
+                             WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1,
+                             line[0] ? ": " : "", line);
+        if (pl->fail_hint[0])
+            smt_diag_hint(d, "%s", pl->fail_hint);
+        goto out;
+    }
+    if ((r = smt_creds_parse_process_json(p->out, p->out_len, ret, &jd)) < 0) {
+        smt_diag_set(d, r, "%s: %s", pl->what, jd.msg);
+        if (jd.hint[0])
+            smt_diag_hint(d, "%s", jd.hint);
+        goto out;
+    }
+    r = 0;
+out:
+    return r;
+}
+
+int smt_creds_plan_run(struct smt_creds_plan *pl, int timeout_ms, struct smt_creds **ret,
+                       struct smt_diag *d)
+{
+    struct smt_diag sub = {{0}, {0}};
+    struct smt_proc *p = NULL;
+    int r;
+
+    if (!pl->argv) {
+        if (!pl->creds) {
+            r = smt_diag_set(d, SMT_ERR_INTERNAL, "nothing to resolve");
+            goto out;
+        }
+        *ret = pl->creds;
+        pl->creds = NULL;
+        r = 0;
+        goto out;
+    }
+    if (timeout_ms <= 0)
+        timeout_ms = SMT_CREDS_TIMEOUT_MS;
+    r = smt_proc_spawn(pl->argv, &p, &sub);
+    if (r == 0)
+        r = smt_proc_run(p, timeout_ms, &sub);
+    r = smt_creds_plan_finish(pl, p, r, &sub, ret, d);
+out:
+    smt_proc_free(p);
+    return r;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Region */
 
 static bool region_valid(const char *s)
 {

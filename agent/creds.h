@@ -57,10 +57,9 @@ int smt_creds_resolve(const char *profile, struct smt_creds **ret, char *source,
 #define SMT_CREDS_TIMEOUT_MS 30000
 struct smt_creds_opts {
     int timeout_ms; /* <= 0: SMT_CREDS_TIMEOUT_MS */
-    int cancel_fd;  /* >= 0: once readable, a running process is killed and resolution fails */
 };
-/* smt_creds_resolve with options; o NULL means the defaults (no cancel fd).  Safe to call from
- * a worker thread while the main thread does not change the environment. */
+/* smt_creds_resolve with options; o NULL means the defaults.  Blocks while a process runs: the
+ * agent's event loop runs them through agent/credjob.c instead. */
 int smt_creds_resolve_opts(const char *profile, const struct smt_creds_opts *o,
                            struct smt_creds **ret, char *source, size_t source_len,
                            struct smt_diag *d) SMT_WUR;

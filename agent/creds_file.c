@@ -5,7 +5,9 @@
  * credentials file, credential_process, static keys in the config file.  The profile's settings
  * are the config file's `[profile P]` with the credentials file's `[P]` merged over it
  * (session.full_config), except for the static keys, which each provider reads from its own file.
- * Profiles that need the network (role_arn, web identity, SSO) go through the AWS CLI.
+ * Profiles that need the network (role_arn, web identity, SSO) go through the AWS CLI.  Nothing
+ * here runs a process: a credential_process or the AWS CLI becomes a planned command
+ * (creds_internal.h) that the caller runs.
  */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
@@ -108,13 +110,12 @@ out:
     return r;
 }
 
-int smt_creds_from_files(const char *profile, bool explicit_profile,
-                         const struct smt_creds_opts *o, struct smt_creds **ret, char *source,
-                         size_t source_len, struct smt_diag *d)
+int smt_creds_plan_files(const char *profile, bool explicit_profile, struct smt_creds_plan *pl,
+                         struct smt_diag *d)
 {
     struct files f = {.profile = profile};
     struct smt_creds *c = NULL;
-    char *cpath = NULL, *fpath = NULL, *cmd = NULL, what[200];
+    char *cpath = NULL, *fpath = NULL, *cmd = NULL, what[SMT_SOURCE_MAX];
     int r, in_creds, in_config;
 
     if ((r = smt_creds_aws_path("AWS_SHARED_CREDENTIALS_FILE", "credentials", &fpath)) < 0 ||
@@ -158,21 +159,21 @@ int smt_creds_from_files(const char *profile, bool explicit_profile,
     if ((r = has(&f, "role_arn", d)) < 0)
         goto out;
     if (r) {
-        r = smt_creds_from_aws_cli_opts(profile, "role_arn", o, &c, d);
+        r = smt_creds_plan_aws_cli(pl, profile, "role_arn", d);
         snprintf(what, sizeof(what), "aws-cli assume-role (profile %s)", profile);
         goto found;
     }
     if ((r = has(&f, "web_identity_token_file", d)) < 0)
         goto out;
     if (r) {
-        r = smt_creds_from_aws_cli_opts(profile, "web_identity_token_file", o, &c, d);
+        r = smt_creds_plan_aws_cli(pl, profile, "web_identity_token_file", d);
         snprintf(what, sizeof(what), "aws-cli web identity (profile %s)", profile);
         goto found;
     }
     if ((r = has(&f, "sso_session", d)) < 0 || (!r && (r = has(&f, "sso_start_url", d)) < 0))
         goto out;
     if (r) {
-        r = smt_creds_from_aws_cli_opts(profile, "SSO", o, &c, d);
+        r = smt_creds_plan_aws_cli(pl, profile, "SSO", d);
         snprintf(what, sizeof(what), "aws-cli sso (profile %s)", profile);
         goto found;
     }
@@ -185,7 +186,7 @@ int smt_creds_from_files(const char *profile, bool explicit_profile,
     r = merged(&f, "credential_process", &cmd, d);
     if (r == 0) {
         snprintf(what, sizeof(what), "credential_process of profile '%s'", profile);
-        r = smt_creds_from_process(cmd, what, o, &c, d);
+        r = smt_creds_plan_process(pl, cmd, what, d);
         snprintf(what, sizeof(what), "credential_process (profile %s)", profile);
         goto found;
     }
@@ -207,9 +208,8 @@ int smt_creds_from_files(const char *profile, bool explicit_profile,
 found:
     if (r < 0)
         goto out;
-    if (source && source_len)
-        snprintf(source, source_len, "%s", what);
-    *ret = c;
+    snprintf(pl->source, sizeof(pl->source), "%s", what);
+    pl->creds = c; /* NULL when a command is planned */
     c = NULL;
     r = 0;
 out:

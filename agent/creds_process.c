@@ -2,10 +2,11 @@
  * CLI's `aws configure export-credentials --format process` for SSO / assume-role / web
  * identity profiles.  Both print the credential_process JSON (Version 1).
  *
- * Spawning and parsing are separate: smt_proc_spawn/pump let the agent's event loop drive the
- * child; smt_proc_run drives it here, blocking, for --once.  The JSON reader is hand-written
- * (STYLE 12): the agent links no JSON library, and the strings it decodes are secrets that must
- * land in sodium memory, not in a library's heap.
+ * Planning, spawning and parsing are separate: the plan (argv, no shell) is made while the
+ * files are read; smt_proc_spawn/pump let the agent's event loop drive the child
+ * (agent/credjob.c); smt_proc_run drives it here, blocking, for --once.  The JSON reader is
+ * hand-written (STYLE 12): the agent links no JSON library, and the strings it decodes are secrets
+ * that must land in sodium memory, not in a library's heap.
  */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
@@ -66,7 +67,7 @@ int smt_proc_spawn(char *const argv[], struct smt_proc **ret, struct smt_diag *d
         r = smt_diag_set(d, SMT_ERR_NOMEM, "out of memory");
         goto out;
     }
-    p->out_fd = p->err_fd = p->cancel_fd = -1;
+    p->out_fd = p->err_fd = -1;
     p->out = sodium_malloc(SMT_PROC_OUT_MAX + 1);
     if (!p->out) {
         r = smt_diag_set(d, SMT_ERR_NOMEM, "cannot allocate secure memory");
@@ -126,16 +127,35 @@ out:
     return r;
 }
 
+void smt_proc_close_pipe(struct smt_proc *p, int fd)
+{
+    if (fd < 0)
+        return;
+    if (fd == p->out_fd)
+        p->out_fd = -1;
+    else if (fd == p->err_fd)
+        p->err_fd = -1;
+    else
+        return;
+    close(fd);
+}
+
 int smt_proc_pump(struct smt_proc *p, int fd)
 {
     unsigned char drop[4096];
     bool is_out = fd == p->out_fd;
-    int r;
+    int r = 0;
 
-    for (;;) {
+    /* A bounded number of reads per call: a child that writes as fast as we read must not keep
+     * an event loop here (the pipe stays readable, so the caller comes back). */
+    for (int reads = 0; reads < 16; reads++) {
         bool into_out = is_out && p->out_len < SMT_PROC_OUT_MAX;
-        ssize_t k = into_out ? read(fd, p->out + p->out_len, SMT_PROC_OUT_MAX - p->out_len)
-                             : read(fd, drop, sizeof(drop));
+        ssize_t k;
+
+        if (is_out && p->out_overflow)
+            break; /* the caller kills it: reading more is pointless */
+        k = into_out ? read(fd, p->out + p->out_len, SMT_PROC_OUT_MAX - p->out_len)
+                     : read(fd, drop, sizeof(drop));
 
         if (k < 0 && errno == EINTR)
             continue;
@@ -145,11 +165,6 @@ int smt_proc_pump(struct smt_proc *p, int fd)
         }
         if (k <= 0) {
             /* EOF, or a read error, which ends that pipe just the same */
-            close(fd);
-            if (is_out)
-                p->out_fd = -1;
-            else
-                p->err_fd = -1;
             r = 1;
             break;
         }
@@ -188,6 +203,16 @@ static void reap(struct smt_proc *p)
     p->pid = 0;
 }
 
+int smt_proc_diag_timeout(struct smt_diag *d, int timeout_ms)
+{
+    return smt_diag_set(d, SMT_ERR_TIMEOUT, "did not finish within %d s", timeout_ms / 1000);
+}
+
+int smt_proc_diag_overflow(struct smt_diag *d)
+{
+    return smt_diag_set(d, SMT_ERR_TOO_LARGE, "printed more than %d bytes", SMT_PROC_OUT_MAX);
+}
+
 int smt_proc_run(struct smt_proc *p, int timeout_ms, struct smt_diag *d)
 {
     int64_t deadline = now_ms() + timeout_ms;
@@ -196,8 +221,8 @@ int smt_proc_run(struct smt_proc *p, int timeout_ms, struct smt_diag *d)
     /* Until the child has exited and both pipes are at EOF, all within the deadline (a child
      * that closes its pipes but lingers is waited for, too, then killed). */
     while (p->pid > 0 || p->out_fd >= 0 || p->err_fd >= 0) {
-        struct pollfd pfd[3];
-        nfds_t n = 0, np;
+        struct pollfd pfd[2];
+        nfds_t n = 0;
         int64_t left = deadline - now_ms();
         int k;
 
@@ -215,39 +240,32 @@ int smt_proc_run(struct smt_proc *p, int timeout_ms, struct smt_diag *d)
             if (p->pid > 0)
                 kill(p->pid, SIGKILL); /* never kill(0, ...): that is our process group */
             reap(p);
-            r = smt_diag_set(d, SMT_ERR_TIMEOUT, "did not finish within %d s", timeout_ms / 1000);
+            r = smt_proc_diag_timeout(d, timeout_ms);
             goto out;
         }
         if (p->out_fd >= 0)
             pfd[n++] = (struct pollfd){.fd = p->out_fd, .events = POLLIN};
         if (p->err_fd >= 0)
             pfd[n++] = (struct pollfd){.fd = p->err_fd, .events = POLLIN};
-        np = n;
-        if (p->cancel_fd >= 0)
-            pfd[n++] = (struct pollfd){.fd = p->cancel_fd, .events = POLLIN};
         /* with no pipe left this only sleeps: 10 ms between checks for the exit */
-        k = poll(pfd, n, np == 0 ? (left < 10 ? (int)left : 10) : left > 60000 ? 60000 : (int)left);
+        k = poll(pfd, n, n == 0 ? (left < 10 ? (int)left : 10) : left > 60000 ? 60000 : (int)left);
         if (k < 0 && errno != EINTR) {
             r = smt_diag_set(d, SMT_ERR_SYSTEM, "poll: %s", strerror(errno));
             goto out;
         }
-        if (k > 0 && np < n && pfd[np].revents) {
-            /* The agent no longer wants the result (it is stopping, or the endpoint changed). */
-            if (p->pid > 0)
-                kill(p->pid, SIGKILL);
-            reap(p);
-            r = smt_diag_set(d, SMT_ERR_TIMEOUT, "was stopped: its result is no longer wanted");
-            goto out;
-        }
-        for (nfds_t i = 0; k > 0 && i < np; i++) {
-            if (pfd[i].revents && (r = smt_proc_pump(p, pfd[i].fd)) < 0)
+        for (nfds_t i = 0; k > 0 && i < n; i++) {
+            if (!pfd[i].revents)
+                continue;
+            if ((r = smt_proc_pump(p, pfd[i].fd)) < 0)
                 goto out;
+            if (r == 1)
+                smt_proc_close_pipe(p, pfd[i].fd);
         }
         if (p->out_overflow) {
             if (p->pid > 0)
                 kill(p->pid, SIGKILL); /* never kill(0, ...): that is our process group */
             reap(p);
-            r = smt_diag_set(d, SMT_ERR_TOO_LARGE, "printed more than %d bytes", SMT_PROC_OUT_MAX);
+            r = smt_proc_diag_overflow(d);
             goto out;
         }
     }
@@ -661,70 +679,13 @@ out:
 }
 
 /* ---------------------------------------------------------------------------------------------
- * Running the commands */
+ * Planning the commands */
 
-/* The first line of the child's stderr, printable ASCII, for a message. */
-static void first_line(const struct smt_proc *p, char *out, size_t size)
-{
-    size_t i = 0, o = 0;
-
-    while (i < p->err_len && (p->err[i] == '\n' || p->err[i] == '\r' || p->err[i] == ' '))
-        i++;
-    for (; i < p->err_len && p->err[i] != '\n' && o + 4 < size && o < 200; i++)
-        out[o++] = (p->err[i] >= 0x20 && p->err[i] < 0x7f) ? p->err[i] : '?';
-    out[o] = '\0';
-}
-
-/* Run argv, parse its output.  what prefixes every message. */
-static int run_json_command(char *const argv[], const char *what, const struct smt_creds_opts *o,
-                            struct smt_creds **ret, struct smt_diag *d, bool *ret_exited_nonzero)
-{
-    int timeout_ms = o && o->timeout_ms > 0 ? o->timeout_ms : SMT_CREDS_TIMEOUT_MS;
-    struct smt_proc *p = NULL;
-    struct smt_diag sub;
-    char line[256];
-    int r;
-
-    *ret_exited_nonzero = false;
-    if ((r = smt_proc_spawn(argv, &p, &sub)) < 0) {
-        smt_diag_set(d, r, "%s: %s", what, sub.msg);
-        goto out;
-    }
-    p->cancel_fd = o ? o->cancel_fd : -1;
-    if ((r = smt_proc_run(p, timeout_ms, &sub)) < 0) {
-        smt_diag_set(d, r, "%s %s", what, sub.msg);
-        goto out;
-    }
-    if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
-        first_line(p, line, sizeof(line));
-        if (WIFSIGNALED(p->status))
-            r = smt_diag_set(d, SMT_ERR_CREDS, "%s was killed by signal %d%s%s", what,
-                             WTERMSIG(p->status), line[0] ? ": " : "", line);
-        else
-            r = smt_diag_set(d, SMT_ERR_CREDS, "%s failed (exit status %d)%s%s", what,
-                             WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1,
-                             line[0] ? ": " : "", line);
-        *ret_exited_nonzero = true;
-        goto out;
-    }
-    if ((r = smt_creds_parse_process_json(p->out, p->out_len, ret, &sub)) < 0) {
-        smt_diag_set(d, r, "%s: %s", what, sub.msg);
-        if (sub.hint[0])
-            smt_diag_hint(d, "%s", sub.hint);
-        goto out;
-    }
-    r = 0;
-out:
-    smt_proc_free(p);
-    return r;
-}
-
-int smt_creds_from_process(const char *cmdline, const char *what, const struct smt_creds_opts *o,
-                           struct smt_creds **ret, struct smt_diag *d)
+int smt_creds_plan_process(struct smt_creds_plan *pl, const char *cmdline, const char *what,
+                           struct smt_diag *d)
 {
     char **argv = NULL;
     size_t argc = 0;
-    bool failed;
     int r;
 
     r = smt_shlex_split(cmdline, strlen(cmdline), &argv, &argc);
@@ -737,9 +698,26 @@ int smt_creds_from_process(const char *cmdline, const char *what, const struct s
                                "backslash?)");
         goto out;
     }
-    r = run_json_command(argv, what, o, ret, d, &failed);
+    snprintf(pl->what, sizeof(pl->what), "%s", what);
+    pl->fail_hint[0] = '\0';
+    smt_strv_free(pl->argv);
+    pl->argv = argv;
+    argv = NULL;
+    r = 0;
 out:
     smt_strv_free(argv);
+    return r;
+}
+
+int smt_creds_from_process(const char *cmdline, const char *what, int timeout_ms,
+                           struct smt_creds **ret, struct smt_diag *d)
+{
+    struct smt_creds_plan pl = {NULL, NULL, "", "", ""};
+    int r;
+
+    if ((r = smt_creds_plan_process(&pl, cmdline, what, d)) == 0)
+        r = smt_creds_plan_run(&pl, timeout_ms, ret, d);
+    smt_strv_free(pl.argv);
     return r;
 }
 
@@ -773,23 +751,21 @@ static char *find_in_path(const char *prog)
     return found;
 }
 
-int smt_creds_from_aws_cli(const char *profile, const char *why, struct smt_creds **ret,
+int smt_creds_plan_aws_cli(struct smt_creds_plan *pl, const char *profile, const char *why,
                            struct smt_diag *d)
 {
-    return smt_creds_from_aws_cli_opts(profile, why, NULL, ret, d);
-}
-
-int smt_creds_from_aws_cli_opts(const char *profile, const char *why,
-                                const struct smt_creds_opts *o, struct smt_creds **ret,
-                                struct smt_diag *d)
-{
-    char *aws = NULL, what[300];
-    bool failed = false;
+    static const char *const tail[] = {"configure", "export-credentials", "--profile",
+                                       NULL,        "--format",           "process"};
+    const size_t n = sizeof(tail) / sizeof(tail[0]);
+    char **argv = NULL;
     bool sso = strcmp(why, "SSO") == 0;
     int r;
 
-    aws = find_in_path("aws");
-    if (!aws) {
+    if (!(argv = calloc(n + 2, sizeof(*argv)))) {
+        r = smt_diag_set(d, SMT_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    if (!(argv[0] = find_in_path("aws"))) {
         r = smt_diag_set(d, SMT_ERR_CREDS,
                          "profile '%s' uses %s; smtoken-agent gets such credentials from the AWS "
                          "CLI, which is not on PATH",
@@ -804,27 +780,35 @@ int smt_creds_from_aws_cli_opts(const char *profile, const char *why,
                           profile);
         goto out;
     }
-    {
-        char *argv[] = {aws,
-                        (char *)"configure",
-                        (char *)"export-credentials",
-                        (char *)"--profile",
-                        (char *)profile,
-                        (char *)"--format",
-                        (char *)"process",
-                        NULL};
-
-        snprintf(what, sizeof(what), "aws configure export-credentials --profile %s", profile);
-        r = run_json_command(argv, what, o, ret, d, &failed);
+    for (size_t i = 0; i < n; i++) {
+        if (!(argv[i + 1] = strdup(tail[i] ? tail[i] : profile))) {
+            r = smt_diag_set(d, SMT_ERR_NOMEM, "out of memory");
+            goto out;
+        }
     }
-    if (r < 0 && failed) {
-        if (sso)
-            smt_diag_hint(d, "run: aws sso login --profile %s", profile);
-        else
-            smt_diag_hint(d, "check that 'aws sts get-caller-identity --profile %s' works",
-                          profile);
-    }
+    snprintf(pl->what, sizeof(pl->what), "aws configure export-credentials --profile %s", profile);
+    if (sso)
+        snprintf(pl->fail_hint, sizeof(pl->fail_hint), "run: aws sso login --profile %s", profile);
+    else
+        snprintf(pl->fail_hint, sizeof(pl->fail_hint),
+                 "check that 'aws sts get-caller-identity --profile %s' works", profile);
+    smt_strv_free(pl->argv);
+    pl->argv = argv;
+    argv = NULL;
+    r = 0;
 out:
-    free(aws);
+    smt_strv_free(argv);
+    return r;
+}
+
+int smt_creds_from_aws_cli(const char *profile, const char *why, struct smt_creds **ret,
+                           struct smt_diag *d)
+{
+    struct smt_creds_plan pl = {NULL, NULL, "", "", ""};
+    int r;
+
+    if ((r = smt_creds_plan_aws_cli(&pl, profile, why, d)) == 0)
+        r = smt_creds_plan_run(&pl, 0, ret, d);
+    smt_strv_free(pl.argv);
     return r;
 }

@@ -22,10 +22,12 @@
  * the old set; the cache keeps serving its last good token while that has the floor left;
  * after that the request is refused with the resolver's message and hint.
  *
- * Slow credential sources: smt_creds_resolve may run a credential_process or the AWS CLI for up
- * to [agent] credential_timeout.  In deferred mode (smt_agent_set_deferred) it runs on a worker
- * thread (agent/credjob.c) and the request waits there; requests that can be served with the
- * credentials at hand (a refresh ahead of expiry) do not wait.
+ * Slow credential sources: resolving may run a credential_process or the AWS CLI for up to
+ * [agent] credential_timeout.  The plan step (smt_creds_plan_new: environment and files, no
+ * child) runs inline; in deferred mode (smt_agent_set_deferred) a planned command runs as a job
+ * on the event loop (agent/credjob.c) and the request waits for it; requests that can be served
+ * with the credentials at hand (a refresh ahead of expiry) do not wait.  Without an event loop
+ * the command runs blocking (smt_creds_plan_run).
  *
  * Sinks (`sink = PATH`): the agent keeps the file holding the current token.  It asks to be
  * woken at the cache's rotation point, re-mints in smt_agent_tick and writes the file through
@@ -46,6 +48,7 @@
 #include "agent/config.h"
 #include "agent/credjob.h"
 #include "agent/creds.h"
+#include "agent/creds_internal.h"
 #include "agent/log.h"
 #include "agent/requests.h"
 #include "agent/sink.h"
@@ -229,7 +232,7 @@ out:
 
 /* Install a new credential set (c is taken over). */
 void smt_ep_install_creds(struct smt_agent *a, struct ep *p, struct smt_creds *c,
-                             enum origin origin, const char *source)
+                          enum origin origin, const char *source)
 {
     smt_creds_free(p->creds);
     p->creds = c;
@@ -244,13 +247,12 @@ void smt_ep_install_creds(struct smt_agent *a, struct ep *p, struct smt_creds *c
 }
 
 /* A fresh credential set for the endpoint, from the first source that applies (top of file).
- * Installed only on success; the old set stays otherwise.  PENDING: a worker thread resolves
+ * Installed only on success; the old set stays otherwise.  PENDING: a job runs a process for
  * them (deferred mode), p->job says which. */
 static int ep_obtain_creds(struct smt_agent *a, struct ep *p, struct smt_diag *d)
 {
     const struct smt_endpoint *e = p->e;
-    struct smt_creds_opts opts = {.timeout_ms = (int)a->config->credential_timeout * 1000,
-                                  .cancel_fd = -1};
+    struct smt_creds_plan *plan = NULL;
     struct smt_creds *c = NULL;
     char source[SMT_SOURCE_MAX] = "";
     enum origin origin;
@@ -277,19 +279,29 @@ static int ep_obtain_creds(struct smt_agent *a, struct ep *p, struct smt_diag *d
         r = a->env_r;
         goto out;
     } else {
-        if (p->job || smt_ep_job_start(a, p) == 0) {
+        if (p->job) {
             r = PENDING;
             goto out;
         }
-        if ((r = smt_creds_resolve_opts(e->profile, &opts, &c, source, sizeof(source), d)) < 0)
+        if ((r = smt_creds_plan_new(e->profile, &plan, d)) < 0)
+            goto out;
+        if (plan->argv && a->jobs) {
+            if ((r = smt_ep_job_start(a, p, &plan, d)) == 0)
+                r = PENDING;
+            goto out;
+        }
+        r = smt_creds_plan_run(plan, (int)a->config->credential_timeout * 1000, &c, d);
+        if (r < 0)
             goto out;
         smt_creds_lock(c);
+        snprintf(source, sizeof(source), "%s", plan->source);
         origin = ORIGIN_RESOLVED;
     }
     smt_ep_install_creds(a, p, c, origin, source);
     c = NULL;
     r = 0;
 out:
+    smt_creds_plan_free(plan);
     smt_creds_free(c);
     return r;
 }
@@ -375,8 +387,8 @@ static void expired_hint(const struct ep *p, struct smt_diag *d)
 /* A token for the endpoint (the heart of GET_TOKEN and of sinks).  On failure d says what went
  * wrong and what to do, and *ret_fail is the wire code. */
 int smt_ep_token(struct smt_agent *a, struct ep *p, const char **ret_token, size_t *ret_len,
-                    int64_t *ret_expires_at, bool *ret_minted, uint32_t *ret_fail, bool throttle,
-                    struct smt_diag *d)
+                 int64_t *ret_expires_at, bool *ret_minted, uint32_t *ret_fail, bool throttle,
+                 struct smt_diag *d)
 {
     struct smt_diag cd = {{0}, {0}}, gd = {{0}, {0}};
     const char *name = p->e->name;

@@ -287,7 +287,10 @@ static int serve(const struct opts *o, const char *socket_path, const char *conf
     sigaddset(&ss, SIGTERM);
     sigaddset(&ss, SIGINT);
     sigaddset(&ss, SIGHUP);
-    /* sd_event_add_signal needs them blocked; a TERM during start-up waits for the loop. */
+    /* sd_event_add_signal needs them blocked, and sd_event_add_child SIGCHLD (the agent's
+     * credential processes); a TERM during start-up waits for the loop.  Children start with
+     * an empty mask (smt_proc_spawn). */
+    sigaddset(&ss, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &ss, NULL) < 0 || signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
         r = smt_diag_set(&d, SMT_ERR_SYSTEM, "cannot set up signals: %s", strerror(errno));
         goto out;

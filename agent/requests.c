@@ -1,6 +1,6 @@
 /* smtoken-agent: the agent's life cycle and one handler per request (requests.h,
- * PROTOCOL.md).  Per-endpoint state lives in endpoint.c, worker threads and deferred replies in
- * credjob.c; agent/agent_internal.h holds what they share.
+ * PROTOCOL.md).  Per-endpoint state lives in endpoint.c, credential processes and deferred
+ * replies in credjob.c; agent/agent_internal.h holds what they share.
  */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
@@ -59,8 +59,8 @@ void smt_agent_free(struct smt_agent *a)
 
     if (!a)
         return;
-    eps_free(a->eps, a->n_eps); /* releases running jobs */
-    smt_credjobs_free(a->jobs); /* kills their processes, joins their threads */
+    eps_free(a->eps, a->n_eps); /* releases running jobs: kills and reaps their processes */
+    smt_credjobs_free(a->jobs);
     for (x = a->added; x; x = next) {
         next = x->next;
         smt_added_free(x);
@@ -317,7 +317,7 @@ static int handle_get_token(struct smt_agent *a, struct smt_peer *peer, struct s
     }
     r = smt_agent_token_reply(a, p, peer, false, out);
     if (r == PENDING) {
-        /* Deferred mode only (a job runs only then); the reply comes from smt_agent_tick. */
+        /* Deferred mode only (a job runs only then); the reply comes when the job ends. */
         if (!(w = calloc(1, sizeof(*w)))) {
             r = SMT_ERR_NOMEM;
             goto out;

@@ -10,6 +10,8 @@
 
 #include <stdint.h>
 
+#include <systemd/sd-event.h>
+
 #include "agent/audit.h"
 #include "agent/cache.h"
 #include "proto/buf.h"
@@ -23,9 +25,8 @@ struct smt_agent;
  * clock is copied; NULL means smt_clock_system. */
 int smt_agent_new(const char *config_path, const struct smt_clock *clock, struct smt_agent **ret,
                   struct smt_diag *d) SMT_WUR;
-/* Wipes every secret.  Running credential lookups are cancelled (their processes killed) and
- * their threads joined first, so afterwards no thread of the agent reads the environment.
- * NULL ok. */
+/* Wipes every secret.  Credential processes still running are killed and reaped before it
+ * returns.  NULL ok. */
 void smt_agent_free(struct smt_agent *a);
 
 /* Re-read the config (SIGHUP, RELOAD).  On failure the old config and state stay, and d says
@@ -43,20 +44,21 @@ int smt_agent_handle(struct smt_agent *a, struct smt_peer *peer, uint8_t version
 
 /* Deferred replies.  Fetching credentials can take long (a credential_process or `aws
  * configure export-credentials` may run for [agent] credential_timeout), and one endpoint waiting
- * must not stall the others.  Once the server calls smt_agent_set_deferred, credentials are resolved
- * on a worker thread, and smt_agent_handle returns SMT_AGENT_DEFERRED for a GET_TOKEN that has
- * to wait: it appended nothing to out, and the server must not hand that connection another
- * request until the reply comes.  *ret_fd (owned by the agent) becomes readable when background
- * work has finished: the server then calls smt_agent_tick, which calls reply(conn, frame,
+ * must not stall the others.  Once the server calls smt_agent_set_deferred with its sd-event
+ * loop e, such processes run as sources of e (agent/credjob.c; SIGCHLD must be blocked), and
+ * smt_agent_handle returns SMT_AGENT_DEFERRED for a GET_TOKEN that has to wait: it appended
+ * nothing to out, and the server must not hand that connection another request until the reply
+ * comes.  When the process has finished, the agent (from a source of e) calls reply(conn, frame,
  * userdata) once per waiting request, conn being the peer pointer given to smt_agent_handle and
- * frame one whole reply frame (take its bytes during the call; it is wiped afterwards).  A
- * connection that closes while it waits must call smt_agent_forget(a, conn) first.  Without
- * smt_agent_set_deferred everything stays synchronous (unit tests, tools). */
+ * frame one whole reply frame (take its bytes during the call; it is wiped afterwards; do not
+ * call back into the agent from it).  A connection that closes while it waits must call
+ * smt_agent_forget(a, conn) first.  Without smt_agent_set_deferred everything stays synchronous
+ * (unit tests, tools).  The agent keeps a reference to e until smt_agent_free. */
 #define SMT_AGENT_DEFERRED 1
-int smt_agent_set_deferred(struct smt_agent *a,
+int smt_agent_set_deferred(struct smt_agent *a, sd_event *e,
                            void (*reply)(struct smt_peer *conn, struct smt_buf *frame,
                                          void *userdata),
-                           void *userdata, int *ret_fd) SMT_WUR;
+                           void *userdata) SMT_WUR;
 void smt_agent_forget(struct smt_agent *a, const struct smt_peer *conn);
 
 /* Proactive work: the earliest CLOCK_BOOTTIME (usec) at which some endpoint wants it (rotation

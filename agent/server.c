@@ -7,11 +7,11 @@
  * reply is queued the connection stops reading, so a client that never reads cannot make the
  * agent buffer without bound.
  *
- * Deferred replies (requests.h): a GET_TOKEN whose credentials are being fetched on a worker
- * thread gets no reply at once.  Its connection then stops reading and its idle timer is off
- * (the agent bounds the wait with credential_timeout), and other connections go on being served.
- * The agent's eventfd wakes the loop when a fetch finishes; smt_agent_tick then hands each
- * reply to on_deferred_reply, which queues it on the connection that asked.  A connection that
+ * Deferred replies (requests.h): a GET_TOKEN whose credentials are being fetched by a process
+ * gets no reply at once.  Its connection then stops reading and its idle timer is off (the
+ * agent bounds the wait with credential_timeout), and other connections go on being served.
+ * The agent runs the process in this loop; when it has finished, the agent hands each reply to
+ * on_deferred_reply, which queues it on the connection that asked.  A connection that
  * closes while it waits (peer gone, or the server stopping) tells the agent with
  * smt_agent_forget before it is freed, so no reply is ever routed to a freed connection.
  */
@@ -71,7 +71,7 @@ struct smt_server {
     sd_event *e;
     struct smt_agent *agent;
     int fd;
-    sd_event_source *listen_src, *resume_src, *wake_src, *post_src, *jobs_src;
+    sd_event_source *listen_src, *resume_src, *wake_src, *post_src;
     char *unlink_path;
     dev_t dev;
     ino_t ino;
@@ -635,9 +635,9 @@ static int on_listen(sd_event_source *s, int fd, uint32_t revents, void *userdat
 
 /* ---- deferred replies ------------------------------------------------------------------- */
 
-/* smt_agent_tick's callback: peer is &conn->peer of a connection that is still open (a closing
- * one calls smt_agent_forget first).  Only queues the frame: freeing a connection here would
- * pull it from under the agent's list of waiters. */
+/* The agent's deferred-reply callback: peer is &conn->peer of a connection that is still open
+ * (a closing one calls smt_agent_forget first).  Only queues the frame: freeing a connection here
+ * would pull it from under the agent's list of waiters. */
 static void on_deferred_reply(struct smt_peer *peer, struct smt_buf *frame, void *userdata)
 {
     struct conn *c = (struct conn *)(void *)((char *)peer - offsetof(struct conn, peer));
@@ -661,15 +661,6 @@ static void on_deferred_reply(struct smt_peer *peer, struct smt_buf *frame, void
     /* EPOLLOUT now: conn_on_io writes it, then handles any request queued behind it. */
     if (conn_update(c) < 0)
         (void)sd_event_source_set_time_relative(c->idle, 1);
-}
-
-/* A worker thread finished (the agent's eventfd): install its result, answer the waiters. */
-static int on_jobs(sd_event_source *src, int fd, uint32_t revents, void *userdata)
-{
-    struct smt_server *s = userdata;
-
-    smt_agent_tick(s->agent);
-    return 0;
 }
 
 /* ---- the agent's own timer -------------------------------------------------------------- */
@@ -716,7 +707,7 @@ int smt_server_new(sd_event *e, struct smt_agent *agent, int listen_fd, const ch
 {
     struct smt_server *s = NULL;
     struct stat st;
-    int jobs_fd = -1, r;
+    int r;
 
     if (!e || !agent || listen_fd < 0 || !ret) {
         r = SMT_ERR_INVALID;
@@ -752,13 +743,9 @@ int smt_server_new(sd_event *e, struct smt_agent *agent, int listen_fd, const ch
         r = SMT_ERR_SYSTEM;
         goto out;
     }
-    /* Credentials are fetched on worker threads from now on (the fd stays the agent's). */
-    if ((r = smt_agent_set_deferred(agent, on_deferred_reply, s, &jobs_fd)) < 0)
+    /* Credential processes run in this loop from now on; their replies come deferred. */
+    if ((r = smt_agent_set_deferred(agent, e, on_deferred_reply, s)) < 0)
         goto out;
-    if (sd_event_add_io(e, &s->jobs_src, jobs_fd, EPOLLIN, on_jobs, s) < 0) {
-        r = SMT_ERR_SYSTEM;
-        goto out;
-    }
     s->fd = listen_fd;
     smt_server_rearm(s);
     *ret = s;
@@ -786,7 +773,6 @@ void smt_server_free(struct smt_server *s)
     sd_event_source_disable_unref(s->resume_src);
     sd_event_source_disable_unref(s->wake_src);
     sd_event_source_disable_unref(s->post_src);
-    sd_event_source_disable_unref(s->jobs_src);
     if (s->fd >= 0)
         close(s->fd);
     if (s->unlink_path) {

@@ -54,8 +54,9 @@ struct smt_server;
 /* Serve agent on listen_fd (ownership moves to the server on success) in the loop e.  When
  * unlink_path is set it is the socket file this process created: smt_server_free removes it if
  * it is still the same file.  The agent must outlive the server.  The server puts the agent in
- * deferred mode (smt_agent_set_deferred) and watches its eventfd; after smt_server_free the
- * agent must not be ticked again (free it). */
+ * deferred mode (smt_agent_set_deferred) in loop e, so the agent's credential processes run as
+ * sources of e (SIGCHLD must be blocked); after smt_server_free the loop must not run again
+ * before the agent is freed. */
 int smt_server_new(sd_event *e, struct smt_agent *agent, int listen_fd, const char *unlink_path,
                    struct smt_server **ret) SMT_WUR;
 /* Closes every connection and the listening socket; unlinks the socket file (see above).

@@ -152,7 +152,7 @@ INTEGRATION_TESTS = \
 	tests/integration/agent-noleak.sh
 TESTS += $(INTEGRATION_TESTS)
 EXTRA_DIST += $(INTEGRATION_TESTS) \
-	tests/integration/lib.sh tests/integration/leakscan.py \
+	tests/integration/lib.sh tests/integration/leakscan.py tests/integration/fakeagent.py \
 	tests/mock/mock.py tests/mock/selftest.py \
 	tests/node/package.json tests/node/package-lock.json tests/node/chat.mjs tests/node/models.mjs \
 	contrib/demo.sh

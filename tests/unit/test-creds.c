@@ -628,6 +628,69 @@ static void test_region(void)
     tap_ok(smt_creds_region("p", &r, &diag) == 0 && r == NULL, "region: none anywhere is NULL");
 }
 
+/* The plan step runs nothing; smt_creds_plan_finish reads a finished child the same for the
+ * blocking path and the agent's event loop (fed here with made-up results). */
+static void test_plan(void)
+{
+    struct smt_creds_plan *pl = NULL;
+    struct smt_creds *c = NULL;
+    struct smt_diag sub = {{0}, {0}};
+    struct smt_proc p;
+    char text[1000];
+    static const char json[] = "{\"Version\": 1, \"AccessKeyId\": \"AKFIN\", "
+                               "\"SecretAccessKey\": \"S\"}";
+    int r;
+
+    clear_env();
+    snprintf(text, sizeof(text),
+             "[profile cp]\ncredential_process = /nonexistent/prog 'a b' c\n"
+             "[profile st]\naws_access_key_id = AKST\naws_secret_access_key = S\n");
+    files(NULL, text);
+    memset(&diag, 0, sizeof(diag));
+    r = smt_creds_plan_new("cp", &pl, &diag);
+    tap_ok(r == 0 && pl && !pl->creds && pl->argv &&
+               strcmp(pl->argv[0], "/nonexistent/prog") == 0 && strcmp(pl->argv[1], "a b") == 0 &&
+               strcmp(pl->argv[2], "c") == 0 && !pl->argv[3] &&
+               strcmp(pl->what, "credential_process of profile 'cp'") == 0 &&
+               strcmp(pl->source, "credential_process (profile cp)") == 0,
+           "plan: a credential_process becomes a split argv, nothing runs yet");
+    if (r == 0) {
+        memset(&p, 0, sizeof(p));
+        p.out = sodium_malloc(SMT_PROC_OUT_MAX + 1);
+        p.out_fd = p.err_fd = -1;
+        tap_ok(smt_creds_plan_finish(pl, NULL, SMT_ERR_SYSTEM,
+                                     &(struct smt_diag){"cannot run 'x': gone", ""}, &c,
+                                     &diag) == SMT_ERR_SYSTEM &&
+                   strcmp(diag.msg, "credential_process of profile 'cp': cannot run 'x': gone") ==
+                       0,
+               "finish: not started");
+        smt_proc_diag_timeout(&sub, 3000);
+        tap_ok(smt_creds_plan_finish(pl, &p, SMT_ERR_TIMEOUT, &sub, &c, &diag) == SMT_ERR_TIMEOUT &&
+                   strstr(diag.msg, "profile 'cp' did not finish within 3 s") != NULL,
+               "finish: timed out");
+        p.status = W_EXITCODE(0, SIGKILL);
+        memcpy(p.err, "\n  boom\nmore", 13);
+        p.err_len = 13;
+        tap_ok(smt_creds_plan_finish(pl, &p, 0, NULL, &c, &diag) == SMT_ERR_CREDS &&
+                   strstr(diag.msg, "was killed by signal 9: boom") != NULL,
+               "finish: killed, first stderr line: %s", diag.msg);
+        p.status = W_EXITCODE(0, 0);
+        memcpy(p.out, json, sizeof(json) - 1);
+        p.out_len = sizeof(json) - 1;
+        r = smt_creds_plan_finish(pl, &p, 0, NULL, &c, &diag);
+        tap_ok(r == 0 && c && strcmp(c->access_key, "AKFIN") == 0, "finish: exit 0 and JSON");
+        smt_creds_free(c);
+        c = NULL;
+        sodium_free(p.out);
+    }
+    smt_creds_plan_free(pl);
+    pl = NULL;
+    r = smt_creds_plan_new("st", &pl, &diag);
+    tap_ok(r == 0 && pl && pl->creds && !pl->argv && strcmp(pl->creds->access_key, "AKST") == 0,
+           "plan: static keys are there at once, no command");
+    smt_creds_plan_free(pl);
+}
+
 int main(void)
 {
     char cmd[400];
@@ -645,6 +708,7 @@ int main(void)
     test_file_values();
     test_process();
     test_proc();
+    test_plan();
     test_json();
     test_aws_cli();
     test_region();

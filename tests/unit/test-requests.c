@@ -4,8 +4,9 @@
  * The agent's log (stderr) goes to a temp file, read back to check the audit lines. */
 #include <config.h>
 
+#include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 #include <unistd.h>
 
 #include <sodium.h>
+#include <systemd/sd-event.h>
 
 #include "agent/audit.h"
 #include "agent/requests.h"
@@ -843,14 +845,35 @@ static void on_reply(struct smt_peer *conn, struct smt_buf *frame, void *userdat
         delivered.frame = NULL;
 }
 
-/* Wait (generously) until the agent's eventfd says a job finished, then tick. */
-static bool wait_and_tick(struct smt_agent *a, int efd)
+/* Run the loop (generously) until n replies in all have been delivered: the job's pipes, child
+ * and timer sources do the work, nothing else calls into the agent. */
+static bool run_until_delivered(sd_event *e, int n)
 {
-    struct pollfd pfd = {efd, POLLIN, 0};
-    int r = poll(&pfd, 1, 60000);
+    for (int i = 0; i < 1200 && delivered.n < n; i++)
+        if (sd_event_run(e, 100000) < 0)
+            return false;
+    return delivered.n >= n;
+}
 
-    smt_agent_tick(a);
-    return r == 1;
+/* The pid a script wrote to path, or 0. */
+static pid_t read_pid(const char *path)
+{
+    const char *t = read_file(path);
+    long v = 0;
+
+    if (!t || sscanf(t, "%ld", &v) != 1)
+        return 0;
+    return (pid_t)v;
+}
+
+/* Wait (generously) for a script to have written its pid. */
+static pid_t wait_pid_file(sd_event *e, const char *path)
+{
+    pid_t pid = 0;
+
+    for (int i = 0; i < 1200 && !(pid = read_pid(path)); i++)
+        (void)sd_event_run(e, 50000);
+    return pid;
 }
 
 /* Decode the delivered frame as the reply of a GET_TOKEN. */
@@ -896,33 +919,46 @@ static void test_deferred(void)
     struct smt_buf *out = smt_buf_new(SMT_FRAME_MAX);
     struct reply rp;
     struct tokfacts f;
-    char text[1200], script[300], go[300];
-    int efd = -1, r;
+    char text[1600], script[300], go[300], pidfile[300];
+    sd_event *e = NULL;
+    pid_t pid;
+    int r;
 
     snprintf(go, sizeof(go), "%s/go", dir);
+    snprintf(pidfile, sizeof(pidfile), "%s/pid", dir);
     snprintf(script, sizeof(script), "%s/slow.sh", dir);
     snprintf(text, sizeof(text),
-             "#!/bin/sh\ni=0\nwhile [ ! -e '%s' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); "
+             "#!/bin/sh\n[ \"$1\" = hang ] && { echo $$ > '%s'; exec sleep 100; }\n"
+             "[ \"$1\" = huge ] && exec head -c 200000 /dev/zero\n"
+             "i=0\nwhile [ ! -e '%s' ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i+1)); "
              "done\n[ \"$1\" = fail ] && { echo 'vault sealed' >&2; exit 3; }\n"
              "echo '{\"Version\": 1, \"AccessKeyId\": \"AKIDSLOW\", \"SecretAccessKey\": "
              "\"slowSecret/x\"}'\n",
-             go);
+             pidfile, go);
     write_file(script, text);
     chmod(script, 0700);
     snprintf(text, sizeof(text),
              "[profile slow]\ncredential_process = %s\n[profile slowfail]\n"
-             "credential_process = %s fail\n",
-             script, script);
+             "credential_process = %s fail\n[profile hang]\ncredential_process = %s hang\n"
+             "[profile huge]\ncredential_process = %s huge\n"
+             "[profile missing]\ncredential_process = %s/no-such-program\n",
+             script, script, script, script, dir);
     write_file(awsconf, text);
-    write_file(conf, "[endpoint main]\nregion = us-west-2\nendpoint = m\n\n"
+    write_file(conf, "[agent]\ncredential_timeout = 1s\n\n"
+                     "[endpoint main]\nregion = us-west-2\nendpoint = m\n\n"
                      "[endpoint slow]\nregion = us-west-2\nendpoint = s\nprofile = slow\n\n"
-                     "[endpoint slowfail]\nregion = us-west-2\nendpoint = f\nprofile = slowfail\n");
+                     "[endpoint slowfail]\nregion = us-west-2\nendpoint = f\nprofile = slowfail\n\n"
+                     "[endpoint hang]\nregion = us-west-2\nendpoint = h\nprofile = hang\n\n"
+                     "[endpoint huge]\nregion = us-west-2\nendpoint = g\nprofile = huge\n\n"
+                     "[endpoint missing]\nregion = us-west-2\nendpoint = x\nprofile = missing\n");
     set_env_creds(NULL);
     fc.rt = T0;
     a = agent();
     clean_env();
-    tap_ok(a && smt_agent_set_deferred(a, on_reply, NULL, &efd) == 0 && efd >= 0,
-           "deferred mode: an eventfd");
+    tap_ok(sd_event_new(&e) >= 0 && a && smt_agent_set_deferred(a, e, on_reply, NULL) == 0,
+           "deferred mode in an sd-event loop");
+    if (!a || !e)
+        goto out;
 
     r = handle_as(a, &c1, "slow", out);
     tap_ok(r == SMT_AGENT_DEFERRED && smt_buf_len(out) == 0,
@@ -931,18 +967,20 @@ static void test_deferred(void)
     tap_ok(is_token(&rp, "main"), "... meanwhile another endpoint answers at once");
     reply_free(&rp);
     simple(a, SMT_MSG_LIST, NULL, &rp);
-    tap_ok(rp.type == SMT_MSG_LIST_REPLY && rp.list.n == 3, "... and LIST too");
+    tap_ok(rp.type == SMT_MSG_LIST_REPLY && rp.list.n == 6, "... and LIST too");
     reply_free(&rp);
     r = handle_as(a, &c2, "slow", out);
     tap_ok(r == SMT_AGENT_DEFERRED && smt_buf_len(out) == 0, "a second request for it waits too");
     smt_agent_forget(a, &c2); /* that client hung up */
+    for (int i = 0; i < 5; i++)
+        (void)sd_event_run(e, 10000);
     tap_ok(delivered.n == 0, "nothing delivered while the process runs");
     write_file(go, "");
-    tap_ok(wait_and_tick(a, efd), "the eventfd fires when the process finished");
+    tap_ok(run_until_delivered(e, 1), "the loop delivers a reply once the process finished");
     delivered_reply(&rp);
     tap_ok(delivered.n == 1 && delivered.conn == &c1 && rp.type == SMT_MSG_TOKEN &&
                tokfacts_decode(rp.tok.token, &f) && starts(f.credential, "AKIDSLOW%2F"),
-           "tick delivered one TOKEN, to the waiting connection, signed with the new key");
+           "one TOKEN, to the waiting connection, signed with the new key");
     reply_free(&rp);
     r = handle_as(a, &c1, "slow", out);
     tap_ok(r == 0 && smt_buf_len(out) > 0, "next time: answered at once");
@@ -951,15 +989,18 @@ static void test_deferred(void)
     delivered.n = 0;
     r = handle_as(a, &c2, "slowfail", out);
     tap_ok(r == SMT_AGENT_DEFERRED, "a failing credential_process: DEFERRED");
-    tap_ok(wait_and_tick(a, efd), "... finishes");
+    tap_ok(run_until_delivered(e, 1), "... finishes");
     delivered_reply(&rp);
     tap_ok(delivered.n == 1 && delivered.conn == &c2 && rp.type == SMT_MSG_FAILURE &&
-               rp.fail.code == SMT_FAIL_CREDENTIALS && strstr(rp.fail.message, "slowfail"),
-           "... a FAILURE naming the profile: %s", rp.fail.message ? rp.fail.message : "");
+               rp.fail.code == SMT_FAIL_CREDENTIALS && rp.fail.message &&
+               strstr(rp.fail.message, "slowfail") && strstr(rp.fail.message, "exit status 3") &&
+               strstr(rp.fail.message, "vault sealed"),
+           "... a FAILURE naming the profile, the exit status and its stderr line: %s",
+           rp.fail.message ? rp.fail.message : "");
     reply_free(&rp);
     r = handle_as(a, &c2, "slowfail", out);
     tap_ok(r == SMT_AGENT_DEFERRED, "asking again tries again");
-    tap_ok(wait_and_tick(a, efd), "... and fails again");
+    tap_ok(run_until_delivered(e, 2), "... and fails again");
 
     /* Credentials added while a fetch runs win over its result. */
     unlink(go);
@@ -970,13 +1011,75 @@ static void test_deferred(void)
     tap_ok(rp.type == SMT_MSG_SUCCESS, "ADD_CREDS slowfail while its process runs");
     reply_free(&rp);
     write_file(go, "");
-    tap_ok(wait_and_tick(a, efd), "the process finishes");
+    tap_ok(run_until_delivered(e, 1), "the process finishes");
     delivered_reply(&rp);
     tap_ok(delivered.n == 1 && rp.type == SMT_MSG_TOKEN && tokfacts_decode(rp.tok.token, &f) &&
                starts(f.credential, ADD_AK "%2F"),
            "the waiting request gets a token from the added credentials, not the stale fetch");
     reply_free(&rp);
+
+    /* credential_timeout: the loop's timer kills the process and the waiter hears why. */
+    delivered.n = 0;
+    unlink(pidfile);
+    r = handle_as(a, &c1, "hang", out);
+    tap_ok(r == SMT_AGENT_DEFERRED, "a credential_process that hangs: DEFERRED");
+    pid = wait_pid_file(e, pidfile);
+    tap_ok(run_until_delivered(e, 1), "... answered after credential_timeout");
+    delivered_reply(&rp);
+    tap_ok(rp.type == SMT_MSG_FAILURE && rp.fail.code == SMT_FAIL_CREDENTIALS && rp.fail.message &&
+               strstr(rp.fail.message, "did not finish within 1 s"),
+           "... a FAILURE that says it timed out: %s", rp.fail.message ? rp.fail.message : "");
+    reply_free(&rp);
+    tap_ok(pid > 0 && kill(pid, 0) < 0 && errno == ESRCH,
+           "... and the process is killed and reaped");
+
+    /* Output over the cap, and a program that does not exist. */
+    delivered.n = 0;
+    r = handle_as(a, &c1, "huge", out);
+    tap_ok(r == SMT_AGENT_DEFERRED && run_until_delivered(e, 1), "a process printing 200 KB");
+    delivered_reply(&rp);
+    tap_ok(rp.type == SMT_MSG_FAILURE && rp.fail.message &&
+               strstr(rp.fail.message, "more than 65536 bytes"),
+           "... a FAILURE about the output cap: %s", rp.fail.message ? rp.fail.message : "");
+    reply_free(&rp);
+    get_token(a, "missing", &rp);
+    tap_ok(rp.type == SMT_MSG_FAILURE && rp.fail.message && strstr(rp.fail.message, "cannot run") &&
+               strstr(rp.fail.message, "missing"),
+           "a credential_process that cannot be started fails at once: %s",
+           rp.fail.message ? rp.fail.message : "");
+    reply_free(&rp);
+
+    /* A reload that changes the endpoint: its process is killed, its waiter told. */
+    delivered.n = 0;
+    unlink(pidfile);
+    r = handle_as(a, &c1, "hang", out);
+    pid = r == SMT_AGENT_DEFERRED ? wait_pid_file(e, pidfile) : 0;
+    write_file(conf, "[agent]\ncredential_timeout = 1s\n\n"
+                     "[endpoint hang]\nregion = us-west-2\nendpoint = h2\nprofile = hang\n");
+    simple(a, SMT_MSG_RELOAD, NULL, &rp);
+    tap_ok(pid > 0 && rp.type == SMT_MSG_SUCCESS,
+           "RELOAD while a process runs for a changed endpoint");
+    reply_free(&rp);
+    delivered_reply(&rp);
+    tap_ok(delivered.n == 1 && delivered.conn == &c1 && rp.type == SMT_MSG_FAILURE &&
+               rp.fail.code == SMT_FAIL_UNKNOWN_ENDPOINT,
+           "... its waiter gets FAILURE UNKNOWN_ENDPOINT at once");
+    reply_free(&rp);
+    tap_ok(kill(pid, 0) < 0 && errno == ESRCH, "... and its process is killed and reaped");
+
+    /* Freeing the agent kills and reaps a process still running. */
+    delivered.n = 0;
+    unlink(pidfile);
+    r = handle_as(a, &c1, "hang", out);
+    pid = r == SMT_AGENT_DEFERRED ? wait_pid_file(e, pidfile) : 0;
+    tap_ok(pid > 0 && kill(pid, 0) == 0, "a hanging process runs");
     smt_agent_free(a);
+    a = NULL;
+    tap_ok(kill(pid, 0) < 0 && errno == ESRCH && delivered.n == 0,
+           "smt_agent_free killed and reaped it (no zombie), delivering nothing");
+out:
+    smt_agent_free(a);
+    sd_event_unref(e);
     smt_buf_free(out);
     smt_buf_free(delivered.frame);
     delivered.frame = NULL;
@@ -986,11 +1089,16 @@ static void test_deferred(void)
 int main(void)
 {
     struct smt_agent *a;
+    sigset_t ss;
 
     if (sodium_init() < 0) {
         printf("Bail out! libsodium\n");
         return 1;
     }
+    /* as main.c does: sd-event's child sources need SIGCHLD blocked */
+    sigemptyset(&ss);
+    sigaddset(&ss, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &ss, NULL);
     setup();
     write_file(conf, BASE_CONF);
     test_new();
