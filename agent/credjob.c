@@ -224,7 +224,7 @@ void smt_credjob_release(struct smt_credjob *j)
 int smt_credjob_start(struct smt_credjobs *js, struct smt_creds_plan **plan, uint32_t timeout_s,
                       struct smt_credjob **ret, struct smt_diag *d)
 {
-    struct smt_diag sub = {{0}, {0}};
+    struct smt_diag sub = {{0}, {0}, {0}};
     struct smt_credjob *j = NULL;
     struct smt_creds *unused = NULL;
     int r;
@@ -292,7 +292,7 @@ int smt_credjob_result(struct smt_credjob *j, struct smt_creds **ret_creds, char
         if (source && source_len)
             snprintf(source, source_len, "%s", j->plan->source);
     } else if (ret_d) {
-        *ret_d = j->done ? j->d : (struct smt_diag){"job still running", ""};
+        *ret_d = j->done ? j->d : (struct smt_diag){.msg = "job still running"};
     }
     return r;
 }
@@ -336,10 +336,11 @@ void smt_agent_answer_waiters_gone(struct smt_agent *a, struct ep *p)
 /* A job finished: install its result and answer the requests that waited for it. */
 static void ep_job_done(struct smt_agent *a, struct ep *p, struct smt_credjob *job)
 {
-    struct smt_diag jd = {{0}, {0}};
+    struct smt_diag jd = {{0}, {0}, {0}};
     struct smt_creds *c = NULL;
     char source[SMT_SOURCE_MAX] = "";
     struct waiter *w, *next;
+    char text[sizeof(jd.msg) + sizeof(jd.detail) + 2];
     bool stale = p->job_stale;
     int jr;
 
@@ -359,12 +360,15 @@ static void ep_job_done(struct smt_agent *a, struct ep *p, struct smt_credjob *j
     } else if (p->creds) {
         char msg[2 * ERR_MAX + 200];
 
+        /* The log gets the message without the process's own words (jd.detail). */
         snprintf(msg, sizeof(msg), "cannot refresh the credentials (%s): %s", p->source, jd.msg);
         log_warning("endpoint '%s': %s", p->e->name, msg);
+        snprintf(msg, sizeof(msg), "cannot refresh the credentials (%s): %s", p->source,
+                 smt_diag_text(&jd, text, sizeof(text)));
         smt_ep_set_error(p, msg);
         p->refresh_failed = true;
     } else {
-        smt_ep_set_error(p, jd.msg);
+        smt_ep_set_error(p, smt_diag_text(&jd, text, sizeof(text)));
     }
     for (w = waiters_take(p); w; w = next) {
         struct smt_buf *out = smt_buf_new(SMT_FRAME_MAX);
@@ -376,7 +380,7 @@ static void ep_job_done(struct smt_agent *a, struct ep *p, struct smt_credjob *j
                         (long)w->conn->pid, jd.msg);
             r = smt_msg_put_failure(out,
                                     jr == SMT_ERR_EXPIRED ? SMT_FAIL_EXPIRED : SMT_FAIL_CREDENTIALS,
-                                    jd.msg, jd.hint);
+                                    smt_diag_text(&jd, text, sizeof(text)), jd.hint);
         } else if (r == 0) {
             /* throttled: a set that cannot serve is refused now rather than fetched again */
             r = smt_agent_token_reply(a, p, w->conn, true, out);

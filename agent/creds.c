@@ -352,7 +352,7 @@ static void first_line(const struct smt_proc *p, char *out, size_t size)
 int smt_creds_plan_finish(const struct smt_creds_plan *pl, const struct smt_proc *p, int r,
                           const struct smt_diag *sub, struct smt_creds **ret, struct smt_diag *d)
 {
-    struct smt_diag jd = {{0}, {0}};
+    struct smt_diag jd = {{0}, {0}, {0}};
     char line[256];
 
     if (!p) {
@@ -364,16 +364,18 @@ int smt_creds_plan_finish(const struct smt_creds_plan *pl, const struct smt_proc
         goto out;
     }
     if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
-        /* The reason the process gives (its first stderr line, cut to 200 printable bytes)
-         * goes into the message; stdout, which holds keys, never leaves p. */
+        /* The reason the process gives (its first stderr line, cut to 200 printable bytes) is
+         * a detail: the user who asked sees it, logs never do (it could hold a secret).
+         * stdout, which holds keys, never leaves p. */
         first_line(p, line, sizeof(line));
         if (WIFSIGNALED(p->status))
-            r = smt_diag_set(d, SMT_ERR_CREDS, "%s was killed by signal %d%s%s", pl->what,
-                             WTERMSIG(p->status), line[0] ? ": " : "", line);
+            r = smt_diag_set(d, SMT_ERR_CREDS, "%s was killed by signal %d", pl->what,
+                             WTERMSIG(p->status));
         else
-            r = smt_diag_set(d, SMT_ERR_CREDS, "%s failed (exit status %d)%s%s", pl->what,
-                             WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1,
-                             line[0] ? ": " : "", line);
+            r = smt_diag_set(d, SMT_ERR_CREDS, "%s failed (exit status %d)", pl->what,
+                             WIFEXITED(p->status) ? WEXITSTATUS(p->status) : -1);
+        if (line[0])
+            smt_diag_detail(d, "%s", line);
         if (pl->fail_hint[0])
             smt_diag_hint(d, "%s", pl->fail_hint);
         goto out;
@@ -392,7 +394,7 @@ out:
 int smt_creds_plan_run(struct smt_creds_plan *pl, int timeout_ms, struct smt_creds **ret,
                        struct smt_diag *d)
 {
-    struct smt_diag sub = {{0}, {0}};
+    struct smt_diag sub = {{0}, {0}, {0}};
     struct smt_proc *p = NULL;
     int r;
 

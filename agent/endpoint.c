@@ -329,7 +329,7 @@ static int ep_ensure_creds(struct smt_agent *a, struct ep *p, bool throttle, str
 {
     int64_t rt = smt_agent_now_rt(a), point;
     uint64_t bt = smt_agent_now_bt(a);
-    struct smt_diag rd = {{0}, {0}};
+    struct smt_diag rd = {{0}, {0}, {0}};
     char when[40];
     bool usable;
     int r;
@@ -352,9 +352,14 @@ static int ep_ensure_creds(struct smt_agent *a, struct ep *p, bool throttle, str
     if (r < 0) {
         char msg[2 * ERR_MAX + 200];
 
+        char text[sizeof(rd.msg) + sizeof(rd.detail) + 2];
+
+        /* The log gets the message without the process's own words (rd.detail). */
         snprintf(msg, sizeof(msg), "cannot refresh the credentials (%s, expire %s): %s", p->source,
                  when, rd.msg);
         log_warning("endpoint '%s': %s", p->e->name, msg);
+        snprintf(msg, sizeof(msg), "cannot refresh the credentials (%s, expire %s): %s", p->source,
+                 when, smt_diag_text(&rd, text, sizeof(text)));
         smt_ep_set_error(p, msg);
         p->refresh_failed = true;
         return 0;
@@ -390,7 +395,7 @@ int smt_ep_token(struct smt_agent *a, struct ep *p, const char **ret_token, size
                  int64_t *ret_expires_at, bool *ret_minted, uint32_t *ret_fail, bool throttle,
                  struct smt_diag *d)
 {
-    struct smt_diag cd = {{0}, {0}}, gd = {{0}, {0}};
+    struct smt_diag cd = {{0}, {0}, {0}}, gd = {{0}, {0}, {0}};
     const char *name = p->e->name;
     const char *tok = NULL;
     size_t len = 0;
@@ -429,8 +434,11 @@ int smt_ep_token(struct smt_agent *a, struct ep *p, const char **ret_token, size
             if (r == SMT_ERR_EXPIRED || r == SMT_ERR_CREDS)
                 expired_hint(p, d);
         }
-        if (d)
-            smt_ep_set_error(p, d->msg);
+        if (d) {
+            char text[sizeof(d->msg) + sizeof(d->detail) + 2];
+
+            smt_ep_set_error(p, smt_diag_text(d, text, sizeof(text)));
+        }
         goto out;
     }
     if (minted) {
@@ -480,7 +488,7 @@ static uint64_t sink_wake(const struct ep *p, uint64_t bt)
 
 static void sink_refresh(struct smt_agent *a, struct ep *p)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     struct smt_buf *buf = NULL;
     const char *tok = NULL;
     size_t len = 0;
@@ -576,7 +584,7 @@ uint64_t smt_agent_next_wakeup(const struct smt_agent *a)
 
 void smt_agent_tick(struct smt_agent *a)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     uint64_t bt, w;
     int64_t rt;
 

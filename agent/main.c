@@ -215,7 +215,7 @@ static int on_term(sd_event_source *s, const struct signalfd_siginfo *si, void *
 static int on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
 {
     struct loop *l = userdata;
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     struct timespec ts = {0, 0};
 
     (void)clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -275,7 +275,7 @@ static int detach_stdio(bool keep_stderr)
 static int serve(const struct opts *o, const char *socket_path, const char *config_path,
                  int notify_fd)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     struct loop l = {NULL, NULL, NULL};
     char *cpath = NULL, *spath = NULL, name[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
     struct sockaddr_un sa;
@@ -387,7 +387,7 @@ out:
 /* No mode: fork, let the child load and bind, print the variables only once it says so. */
 static int daemonize(const struct opts *o)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     char *spath = NULL, *apath = NULL, *cfg = NULL, *cpath = NULL, buf[1024];
     size_t got = 0;
     ssize_t n;
@@ -538,7 +538,7 @@ static bool process_gone(pid_t pid)
 
 static int kill_agent(const struct opts *o)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     const char *s = getenv("SMTOKEN_AGENT_PID");
     struct timespec tick = {0, 50 * 1000 * 1000};
     char *end = NULL;
@@ -735,7 +735,7 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *ret_exit)
 int main(int argc, char **argv)
 {
     struct opts o = {.mode = MODE_DAEMON};
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     bool done;
     int r;
 

@@ -20,7 +20,9 @@
 
 static void report(const struct smt_diag *d)
 {
-    fprintf(stderr, "smtoken-agent: %s\n", d->msg);
+    char text[sizeof(d->msg) + sizeof(d->detail) + 2];
+
+    fprintf(stderr, "smtoken-agent: %s\n", smt_diag_text(d, text, sizeof(text)));
     if (d->hint[0])
         fprintf(stderr, "hint: %s\n", d->hint);
 }
@@ -53,7 +55,7 @@ static int write_all(int fd, const char *p, size_t n)
 
 int smt_once_main(const char *name, const char *config_path)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     struct smt_config *c = NULL;
     const struct smt_endpoint *e;
     struct smt_creds *creds = NULL;

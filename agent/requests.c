@@ -46,7 +46,7 @@ static void eps_free(struct ep *eps, size_t n)
 static void eps_prefetch_regions(struct smt_agent *a, struct ep *eps, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        struct smt_diag d = {{0}, {0}};
+        struct smt_diag d = {{0}, {0}, {0}};
 
         if (smt_ep_region(a, &eps[i], &d) < 0)
             log_debug("endpoint '%s': region not known yet: %s", eps[i].e->name, d.msg);
@@ -245,7 +245,8 @@ static struct ep *find_ep(struct smt_agent *a, const char *name)
 int smt_agent_token_reply(struct smt_agent *a, struct ep *p, struct smt_peer *peer, bool throttle,
                        struct smt_buf *out)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
+    char text[sizeof(d.msg) + sizeof(d.detail) + 2];
     struct smt_msg_token m;
     const char *tok = NULL;
     size_t len = 0;
@@ -261,7 +262,8 @@ int smt_agent_token_reply(struct smt_agent *a, struct ep *p, struct smt_peer *pe
     if (r < 0) {
         log_warning("endpoint '%s': refused a token to pid %ld: %s", p->e->name,
                     peer ? (long)peer->pid : 0L, d.msg);
-        r = smt_msg_put_failure(out, fail, d.msg, d.hint);
+        /* The log line above has d.msg only; the peer (same uid) also gets d.detail. */
+        r = smt_msg_put_failure(out, fail, smt_diag_text(&d, text, sizeof(text)), d.hint);
         goto out;
     }
     m = (struct smt_msg_token){
@@ -517,7 +519,7 @@ out:
 static int handle_reload(struct smt_agent *a, struct smt_buf *body, size_t body_len,
                          struct smt_buf *out)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     int r;
 
     if ((r = smt_msg_get_empty(body, body_len)) < 0) {

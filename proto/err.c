@@ -69,6 +69,7 @@ int smt_diag_set(struct smt_diag *d, int r, const char *fmt, ...)
     vsnprintf(d->msg, sizeof(d->msg), fmt, ap);
     va_end(ap);
     d->hint[0] = '\0';
+    d->detail[0] = '\0';
     return r;
 }
 
@@ -81,4 +82,26 @@ void smt_diag_hint(struct smt_diag *d, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(d->hint, sizeof(d->hint), fmt, ap);
     va_end(ap);
+}
+
+void smt_diag_detail(struct smt_diag *d, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!d)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(d->detail, sizeof(d->detail), fmt, ap);
+    va_end(ap);
+}
+
+const char *smt_diag_text(const struct smt_diag *d, char *buf, size_t size)
+{
+    if (size == 0)
+        return buf;
+    if (d->detail[0])
+        snprintf(buf, size, "%s: %s", d->msg, d->detail);
+    else
+        snprintf(buf, size, "%s", d->msg);
+    return buf;
 }

@@ -40,15 +40,22 @@ enum {
 /* A static English description; never NULL. For SMT_ERR_SYSTEM it describes errno. */
 const char *smt_strerror(int r);
 
-/* Room for one message line plus an optional hint, filled by the function that knows. */
+/* Room for one message line plus an optional hint, filled by the function that knows.
+ * detail holds another program's words (a credential_process's first stderr line): they may hold
+ * a secret, so they reach the user who asked (smt_diag_text) but never a log, which gets msg. */
 struct smt_diag {
     char msg[512];
     char hint[256];
+    char detail[256];
 };
 
 /* Set d->msg (and clear the hint). d may be NULL. Returns r, so: return smt_diag_set(d, r, ...). */
 int smt_diag_set(struct smt_diag *d, int r, const char *fmt, ...) SMT_PRINTF(3, 4);
 /* Set d->hint. d may be NULL. */
 void smt_diag_hint(struct smt_diag *d, const char *fmt, ...) SMT_PRINTF(2, 3);
+/* Set d->detail. d may be NULL. */
+void smt_diag_detail(struct smt_diag *d, const char *fmt, ...) SMT_PRINTF(2, 3);
+/* The message for the user: "msg: detail", or msg when there is no detail.  Returns buf. */
+const char *smt_diag_text(const struct smt_diag *d, char *buf, size_t size);
 
 #endif

@@ -87,6 +87,12 @@ if printf '%s\n' "$RUN_ERR" | grep -F -q "vault unreachable: connection refused"
 else
     not_ok "exit 3: the process's own stderr line is passed on"; diag "stderr: $RUN_ERR"
 fi
+# ... to the user who asked, never to the log: another program's stderr may hold a secret.
+if grep -F -q "vault unreachable" "$AGENT_LOG"; then
+    not_ok "exit 3: the process's stderr line is not in the agent's log"
+else
+    ok "exit 3: the process's stderr line is not in the agent's log"
+fi
 fails_with garbage "garbage on stdout" 'not (valid )?JSON'
 fails_with v2 "Version 2" 'Version'
 if printf '%s\n' "$RUN_ERR" | head -n 1 | grep -E -i -q 'unsupported|only Version 1|not supported'; then

@@ -90,8 +90,10 @@ static void resolves(const char *profile, const char *ak, const char *st, const 
 static void fails(const char *profile, int want, const char *msg_part, const char *desc)
 {
     int r = resolve(profile, "x", NULL);
+    char text[sizeof(diag.msg) + sizeof(diag.detail) + 2];
 
-    if (!tap_ok(r == want && strstr(diag.msg, msg_part) != NULL, "%s", desc))
+    if (!tap_ok(r == want && strstr(smt_diag_text(&diag, text, sizeof(text)), msg_part) != NULL,
+                "%s", desc))
         tap_diag("r=%d msg '%s' hint '%s' (want %d, '%s')", r, diag.msg, diag.hint, want, msg_part);
 }
 
@@ -396,6 +398,9 @@ static void test_process(void)
     fails("fail", SMT_ERR_CREDS, "failed (exit status 3): token expired: run the login",
           "credential_process failing: status and its stderr");
     tap_ok(strstr(diag.msg, "credential_process of profile 'fail'") != NULL, "... names it");
+    tap_ok(strstr(diag.msg, "token expired") == NULL &&
+               strcmp(diag.detail, "token expired: run the login") == 0,
+           "... its stderr line is a detail (for the user), not in the message (for logs)");
     fails("viacreds", SMT_ERR_CREDS, "exit status 1",
           "credential_process in the credentials file is used too (merged profile)");
     fails("junk", SMT_ERR_FORMAT, "not valid JSON", "credential_process printing junk");
@@ -634,7 +639,7 @@ static void test_plan(void)
 {
     struct smt_creds_plan *pl = NULL;
     struct smt_creds *c = NULL;
-    struct smt_diag sub = {{0}, {0}};
+    struct smt_diag sub = {{0}, {0}, {0}};
     struct smt_proc p;
     char text[1000];
     static const char json[] = "{\"Version\": 1, \"AccessKeyId\": \"AKFIN\", "
@@ -659,7 +664,7 @@ static void test_plan(void)
         p.out = sodium_malloc(SMT_PROC_OUT_MAX + 1);
         p.out_fd = p.err_fd = -1;
         tap_ok(smt_creds_plan_finish(pl, NULL, SMT_ERR_SYSTEM,
-                                     &(struct smt_diag){"cannot run 'x': gone", ""}, &c,
+                                     &(struct smt_diag){.msg = "cannot run 'x': gone"}, &c,
                                      &diag) == SMT_ERR_SYSTEM &&
                    strcmp(diag.msg, "credential_process of profile 'cp': cannot run 'x': gone") ==
                        0,
@@ -672,7 +677,8 @@ static void test_plan(void)
         memcpy(p.err, "\n  boom\nmore", 13);
         p.err_len = 13;
         tap_ok(smt_creds_plan_finish(pl, &p, 0, NULL, &c, &diag) == SMT_ERR_CREDS &&
-                   strstr(diag.msg, "was killed by signal 9: boom") != NULL,
+                   strstr(diag.msg, "was killed by signal 9") != NULL &&
+                   strcmp(diag.detail, "boom") == 0,
                "finish: killed, first stderr line: %s", diag.msg);
         p.status = W_EXITCODE(0, 0);
         memcpy(p.out, json, sizeof(json) - 1);

@@ -288,7 +288,7 @@ static void set_env_creds(const char *expiration)
 static struct smt_agent *agent(void)
 {
     struct smt_agent *a = NULL;
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
 
     if (smt_agent_new(conf, &clk, &a, &d) < 0) {
         tap_diag("smt_agent_new: %s", d.msg);
@@ -353,7 +353,7 @@ static void cleanup(void)
 static void test_new(void)
 {
     struct smt_agent *a = NULL;
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     char bad[300];
 
     snprintf(bad, sizeof(bad), "%s/missing.conf", dir);

@@ -309,7 +309,7 @@ static void test_path_choose(void)
 
 static void test_dir_check(void)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     struct stat st;
     uid_t me = geteuid();
     int fd;
@@ -354,7 +354,7 @@ static void test_dir_check(void)
 
 static void test_stale_and_listen(void)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     char *dir = tpath("s"), *sock;
     struct stat st;
     int fd = -1, fd2 = -1, c;
@@ -409,7 +409,7 @@ static void test_stale_and_listen(void)
 
 static void test_activation(void)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     char pid[32];
     int fd = -1, saved = -1, s, r;
 
@@ -471,7 +471,7 @@ static void test_activation(void)
 
 static void test_server(void)
 {
-    struct smt_diag d = {{0}, {0}};
+    struct smt_diag d = {{0}, {0}, {0}};
     struct smt_agent agent = {0};
     struct smt_server *srv = NULL;
     struct smt_buf *out = smt_buf_new(SMT_FRAME_MAX), *in = smt_buf_new(4 * SMT_FRAME_MAX);
