@@ -637,6 +637,14 @@ int smt_awsfile_lookup(const char *text, size_t len, const char *name, enum smt_
     }
     if (r < 0)
         goto out;
+    /* Every caller uses the value as a C string: an embedded NUL would cut it silently (a
+     * credential_process "/bin/x\0 --flag" would run "/bin/x").  botocore refuses such a value
+     * too (subprocess: "embedded null byte"). */
+    if (memchr(v, '\0', vn)) {
+        r = smt_diag_set(d, SMT_ERR_FORMAT, "%s:%u: '%s' holds a NUL byte", s.name,
+                         s.found ? s.found_line : s.def_line, key);
+        goto out;
+    }
     if (ret_value) {
         *ret_value = v;
         v = NULL;
@@ -699,7 +707,9 @@ int smt_awsfile_read(const char *path, enum smt_awsfile_kind kind, struct smt_aw
         goto out;
     }
     f->kind = kind;
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: a FIFO with no writer (a stale AWS_CONFIG_FILE=<(...)) would block the
+     * agent's event loop in open(); it is skipped below like any other non-regular file. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0 && (errno == ENOENT || errno == ENOTDIR)) {
         r = 0; /* botocore: a missing file is an empty one */
         goto done;

@@ -48,7 +48,7 @@ void smt_awsfile_free(struct smt_awsfile *f);
  * release with sodium_free, which wipes; ret_value and ret_len may be NULL) when the profile sets
  * it; SMT_ERR_NOT_FOUND when it
  * does not; SMT_ERR_FORMAT (with "NAME:LINE: ..." in d) when the file cannot be parsed or the key
- * holds nested settings instead of a value.  Messages never quote a value. */
+ * holds nested settings or a NUL byte instead of a value.  Messages never quote a value. */
 int smt_awsfile_lookup(const char *text, size_t len, const char *name, enum smt_awsfile_kind kind,
                        const char *profile, const char *key, char **ret_value, size_t *ret_len,
                        struct smt_diag *d) SMT_WUR;

@@ -636,13 +636,19 @@ int smt_config_load(const char *path, struct smt_config **ret, struct smt_diag *
     size_t got = 0;
     int fd, r;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    /* O_NONBLOCK: opening a FIFO nobody writes to would otherwise block the whole agent (a
+     * reload runs in its event loop); anything but a regular file is refused below anyway. */
+    fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         r = smt_diag_set(d, errno == ENOENT ? SMT_ERR_NOT_FOUND : SMT_ERR_SYSTEM,
                          "cannot read %s: %s", path, strerror(errno));
         goto out;
     }
-    if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+    if (fstat(fd, &st) < 0) {
+        r = smt_diag_set(d, SMT_ERR_SYSTEM, "cannot read %s: %s", path, strerror(errno));
+        goto out;
+    }
+    if (!S_ISREG(st.st_mode)) {
         r = smt_diag_set(d, SMT_ERR_CONFIG, "cannot read %s: %s", path,
                          S_ISDIR(st.st_mode) ? "it is a directory" : "not a regular file");
         goto out;

@@ -91,9 +91,10 @@ static int harden(struct smt_diag *d)
     return 0;
 }
 
-/* The variables that hold secrets.  agent/creds_env.c reads them with getenv() whenever it
- * resolves the environment source, so they must stay readable to getenv(); but
- * /proc/PID/environ shows the initial environment block, which must not keep them. */
+/* The variables that hold secrets.  agent/creds_env.c reads them with getenv(), so until the
+ * agent has its own copy (serve() releases them right after smt_agent_new; --once keeps them,
+ * it exits after one token) they must stay readable to getenv(); but /proc/PID/environ shows
+ * the initial environment block, which must not keep them. */
 static const char *const secret_vars[] = {
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
@@ -304,6 +305,10 @@ static int serve(const struct opts *o, const char *socket_path, const char *conf
             smt_diag_hint(&d, "create it (see smtoken.conf(5)) or name another with --config");
         goto out;
     }
+    /* smt_agent_new took its copy of the AWS_* credentials (agent/requests.c); from here on
+     * they are not in the environment (DESIGN §4), so no credential_process or aws CLI the
+     * agent runs inherits them, and getenv finds nothing to resolve a second time. */
+    env_release();
     if (!socket_path && (activated = smt_socket_activated(&lfd, &d)) < 0) {
         r = activated;
         goto out;

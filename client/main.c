@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -756,6 +757,11 @@ int main(int argc, char **argv)
     size_t k;
     int i, j, rc;
 
+    /* The client holds tokens, and for `add` AWS secret keys, in ordinary memory: no core
+     * file (systemd-coredump keeps them on disk) and no ptrace or /proc/PID/mem reading by
+     * other processes of the user.  execve resets this, so `exec`'s command is unaffected.
+     * Best effort: a failure changes nothing about what the client does. */
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
     for (i = 1; i < argc && is_option(argv[i]); i++) {
         if (strcmp(argv[i], "--socket") == 0) {
             if (i + 1 >= argc) {

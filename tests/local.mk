@@ -189,3 +189,10 @@ EXTRA_DIST += $(CREDS_SCENARIOS) \
 	tests/integration/fixtures/aws-sso-expired.sh \
 	tests/integration/fixtures/faketime-timerfd-fix.c
 # --- creds integration (end) ---
+
+# --- security review (begin) ---
+# Regression scenarios from the security review (one finding per file).
+SECURITY_TESTS = tests/integration/agent-envchild.sh tests/integration/client-nodump.sh
+TESTS += $(SECURITY_TESTS)
+EXTRA_DIST += $(SECURITY_TESTS)
+# --- security review (end) ---

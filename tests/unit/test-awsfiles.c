@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sodium.h>
@@ -193,6 +194,43 @@ static void test_errors(void)
            "duplicate message names the key and the first line");
 }
 
+/* An embedded NUL would cut the value where callers treat it as a C string (found by fuzzing:
+ * "credential_process = /bi\0\0\0\0ho" came back as 10 bytes whose strlen is 3). */
+static void test_nul(void)
+{
+    static const char crash[] = "[default]\naws_access_key_id = AK\naws_secret_access_key=SK\n"
+                                "[profile work]\nregion = us-east-1\n"
+                                "credential_process = /bi\0\0\0\0ho";
+    static const char other[] = "[profile work]\nnote = a\0b\nregion = us-east-1\n";
+    char *v = NULL;
+    size_t n = 0;
+    int r;
+
+    memset(&diag, 0, sizeof(diag));
+    r = smt_awsfile_lookup(crash, sizeof(crash) - 1, "F", CONF, "work", "credential_process", &v,
+                           &n, &diag);
+    if (!tap_ok(r == SMT_ERR_FORMAT && !v && strncmp(diag.msg, "F:6: ", 5) == 0 &&
+                    strstr(diag.msg, "NUL"),
+                "a value with a NUL byte is refused, with its line: %s", diag.msg))
+        tap_diag("r=%d n=%zu", r, n);
+    if (v)
+        sodium_free(v);
+    v = NULL;
+    tap_ok(smt_awsfile_lookup(crash, sizeof(crash) - 1, "F", CONF, "work", "region", &v, &n,
+                              &diag) == 0 &&
+               v && strcmp(v, "us-east-1") == 0,
+           "... while the file's other values still read");
+    if (v)
+        sodium_free(v);
+    v = NULL;
+    tap_ok(smt_awsfile_lookup(other, sizeof(other) - 1, "F", CONF, "work", "region", &v, &n,
+                              &diag) == 0 &&
+               v && n == 9 && strlen(v) == n,
+           "a NUL in another key's value does not matter");
+    if (v)
+        sodium_free(v);
+}
+
 static void test_sizes(void)
 {
     size_t sizes[] = {3000, 16384, 100000};
@@ -343,6 +381,19 @@ static void test_read(void)
                strstr(diag.msg, path) && strstr(diag.msg, ":3: "),
            "check names the file and the line: %s", diag.msg);
     smt_awsfile_free(f);
+    f = NULL;
+    /* A FIFO nobody writes to (a stale AWS_CONFIG_FILE=<(...)): absent, like botocore's
+     * os.path.isfile says, and never a hang of the agent (the alarm makes a hang a failure). */
+    unlink(path);
+    if (mkfifo(path, 0600) == 0) {
+        alarm(30);
+        tap_ok(smt_awsfile_read(path, CRED, &f, &diag) == 0 && f && !f->data,
+               "a FIFO without a writer reads as absent, without blocking");
+        alarm(0);
+        smt_awsfile_free(f);
+    } else {
+        tap_skip("mkfifo failed; cannot check that a FIFO is skipped");
+    }
     unlink(path);
     rmdir(dir);
 }
@@ -355,6 +406,7 @@ int main(void)
     test_syntax();
     test_continuations();
     test_errors();
+    test_nul();
     test_sizes();
     test_mutations();
     test_shlex();
