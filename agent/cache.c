@@ -109,10 +109,24 @@ static void fmt_time(int64_t t, char *out, size_t size)
         snprintf(out, size, "@%lld", (long long)t);
 }
 
+/* DESIGN §4: token slots are PROT_NONE except between smt_cache_get and smt_cache_release
+ * (the current one, read-only) and while a mint writes the spare one. */
 static void wipe_slot(struct smt_cache *c, int i)
 {
-    if (c->tok[i])
+    if (c->tok[i]) {
+        sodium_mprotect_readwrite(c->tok[i]);
         sodium_memzero(c->tok[i], c->tok_size[i]);
+        sodium_mprotect_noaccess(c->tok[i]);
+    }
+}
+
+void smt_cache_release(struct smt_cache *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < 2; i++)
+        if (c->tok[i])
+            sodium_mprotect_noaccess(c->tok[i]);
 }
 
 void smt_cache_invalidate(struct smt_cache *c)
@@ -248,8 +262,10 @@ static int mint(struct smt_cache *c, struct smt_minter *m, const struct smt_cred
         c->tok[spare] = p;
         c->tok_size[spare] = need;
     }
+    sodium_mprotect_readwrite(c->tok[spare]);
     r = smt_token_mint(m, creds, c->service, c->region, life, (time_t)now_rt, c->tok[spare],
                        c->tok_size[spare], &len);
+    sodium_mprotect_noaccess(c->tok[spare]);
     if (r < 0) {
         wipe_slot(c, spare);
         smt_diag_set(d, r, "cannot mint a token: %s", smt_strerror(r));
@@ -303,6 +319,7 @@ int smt_cache_get(struct smt_cache *c, struct smt_minter *m, const struct smt_cr
     smt_cache_invalidate(c); /* nothing servable left: do not keep it around */
     goto out;
 done:
+    sodium_mprotect_readonly(c->tok[c->cur]); /* until smt_cache_release */
     *ret_token = c->tok[c->cur];
     if (ret_len)
         *ret_len = c->tok_len;

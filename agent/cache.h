@@ -44,8 +44,8 @@ void smt_cache_free(struct smt_cache *c); /* wipes the token */
 
 /* A token with at least the floor left, minting one from creds when needed (creds must be
  * unlocked by the caller; NULL means "none available": only a cached token can be served, else
- * SMT_ERR_CREDS). *ret_token points into the cache's secure memory and stays valid until the
- * next call on this cache. When creds expire too soon for the floor, returns SMT_ERR_EXPIRED
+ * SMT_ERR_CREDS). *ret_token points into the cache's secure memory and stays readable until
+ * smt_cache_release or the next call on this cache. When creds expire too soon for the floor, returns SMT_ERR_EXPIRED
  * (d says when they expire[d]); on mint failure the last good token is still served while it
  * has the floor left (not in per_request mode): then the call succeeds, ret_minted is false and
  * d->msg says why the mint failed (d->msg is "" after any other success).  ret_minted (may be
@@ -53,6 +53,10 @@ void smt_cache_free(struct smt_cache *c); /* wipes the token */
 int smt_cache_get(struct smt_cache *c, struct smt_minter *m, const struct smt_creds *creds,
                   const char **ret_token, size_t *ret_len, int64_t *ret_expires_at,
                   bool *ret_minted, struct smt_diag *d) SMT_WUR;
+
+/* The token smt_cache_get returned is readable until this call (or the next call on the cache);
+ * afterwards its memory is PROT_NONE again. */
+void smt_cache_release(struct smt_cache *c);
 
 /* Drop the cached token (wiped), e.g. when credentials changed. */
 void smt_cache_invalidate(struct smt_cache *c);

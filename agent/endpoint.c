@@ -153,7 +153,10 @@ int smt_ep_init(struct ep *p, const struct smt_endpoint *e)
 {
     memset(p, 0, sizeof(*p));
     p->e = e;
-    return smt_minter_new(&p->minter);
+    if (smt_minter_new(&p->minter) < 0)
+        return SMT_ERR_NOMEM;
+    smt_minter_lock(p->minter); /* DESIGN §4: PROT_NONE between mints */
+    return 0;
 }
 
 /* Drop the credentials and every token minted from them (ADD_CREDS / REMOVE_CREDS). */
@@ -543,6 +546,7 @@ out:
         p->sink_retry = smt_agent_now_bt(a) + SINK_RETRY_USEC;
     else
         p->sink_retry = 0;
+    smt_cache_release(p->cache); /* tok: PROT_NONE again */
     smt_buf_free(buf); /* wipes */
 }
 

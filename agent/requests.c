@@ -285,6 +285,7 @@ int smt_agent_token_reply(struct smt_agent *a, struct ep *p, struct smt_peer *pe
     smt_audit_token(peer, p->e->name, fp, exp, minted);
     r = 0;
 out:
+    smt_cache_release(p->cache); /* tok: PROT_NONE again */
     return r;
 }
 

@@ -70,6 +70,7 @@ struct smt_sigv4 {
     EVP_MD_CTX *outer; /* SHA-256 after absorbing kSigning ^ opad */
     EVP_MD_CTX *work;  /* per presign copy of inner, then outer */
     struct keycache *kc;
+    int locked; /* kc is PROT_NONE (smt_sigv4_lock) */
 };
 
 /* RFC 3986 unreserved characters: the only bytes AWS leaves unencoded in a query. */
@@ -194,10 +195,9 @@ void smt_sigv4_trace_clear(struct smt_sigv4_trace *t)
     sodium_memzero(t, sizeof(*t));
 }
 
-void smt_sigv4_reset(struct smt_sigv4 *s)
+/* Wipe kSigning and its keyed states; s->kc must be writable (inside a presign). */
+static void key_wipe(struct smt_sigv4 *s)
 {
-    if (!s)
-        return;
     if (s->kc)
         sodium_memzero(s->kc, sizeof(*s->kc));
     /* Resetting frees the keyed SHA-256 states; OpenSSL's provider clears them on free. */
@@ -207,6 +207,29 @@ void smt_sigv4_reset(struct smt_sigv4 *s)
         EVP_MD_CTX_reset(s->outer);
     if (s->work)
         EVP_MD_CTX_reset(s->work);
+}
+
+void smt_sigv4_reset(struct smt_sigv4 *s)
+{
+    if (!s)
+        return;
+    if (s->locked)
+        sodium_mprotect_readwrite(s->kc);
+    key_wipe(s);
+    if (s->locked)
+        sodium_mprotect_noaccess(s->kc);
+}
+
+void smt_sigv4_lock(struct smt_sigv4 *s)
+{
+    if (s && s->kc && !s->locked && sodium_mprotect_noaccess(s->kc) == 0)
+        s->locked = 1;
+}
+
+void smt_sigv4_unlock(struct smt_sigv4 *s)
+{
+    if (s && s->locked && sodium_mprotect_readwrite(s->kc) == 0)
+        s->locked = 0;
 }
 
 void smt_sigv4_free(struct smt_sigv4 *s)
@@ -295,7 +318,7 @@ static int derive(struct smt_sigv4 *s, const struct smt_sigv4_request *req, cons
     size_t i;
     int r;
 
-    smt_sigv4_reset(s);
+    key_wipe(s);
     if (!(mc = EVP_MAC_CTX_new(s->hmac))) {
         r = SMT_ERR_CRYPTO;
         goto out;
@@ -341,7 +364,7 @@ out:
     sodium_memzero(kc->seed, sizeof(kc->seed));
     sodium_memzero(kc->scratch, sizeof(kc->scratch));
     if (r < 0)
-        smt_sigv4_reset(s);
+        key_wipe(s);
     return r;
 }
 
@@ -463,13 +486,17 @@ int smt_sigv4_presign(struct smt_sigv4 *s, const struct smt_sigv4_request *req, 
     unsigned char crhash[SHA256_LEN];
     size_t service_len = 0, host_len = 0, sts_len;
     char *p = url, *query, *signed_headers, *token;
-    int derived = 0, r;
+    int derived = 0, relock = 0, r;
 
     if (trace)
         smt_sigv4_trace_clear(trace);
     if (!s || !req || !url) {
         r = SMT_ERR_INVALID;
         goto out;
+    }
+    if (s->locked) { /* locked while idle: open it for this presign only */
+        relock = 1;
+        smt_sigv4_unlock(s);
     }
     if ((r = check_request(req, &service_len, &host_len)) < 0 ||
         (r = smt_sigv4_amzdate(req->now, amzdate)) < 0)
@@ -563,6 +590,8 @@ int smt_sigv4_presign(struct smt_sigv4 *s, const struct smt_sigv4_request *req, 
         *ret_len = (size_t)(p - url);
     r = 0;
 out:
+    if (relock)
+        smt_sigv4_lock(s);
     if (r < 0) {
         if (url && p > url)
             sodium_memzero(url, (size_t)(p - url));

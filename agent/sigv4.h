@@ -71,6 +71,10 @@ int smt_sigv4_new(struct smt_sigv4 **ret) SMT_WUR;
 void smt_sigv4_free(struct smt_sigv4 *s);
 /* Wipe the cached kSigning (and its keyed HMAC state); the next presign derives it again. */
 void smt_sigv4_reset(struct smt_sigv4 *s);
+/* DESIGN §4: make the key cache PROT_NONE while idle / accessible again.  A new signer is
+ * unlocked; a presign on a locked signer opens it for its own duration (two mprotect calls). */
+void smt_sigv4_lock(struct smt_sigv4 *s);
+void smt_sigv4_unlock(struct smt_sigv4 *s);
 
 /* Bytes a presigned URL (plus NUL) can need for inputs of these lengths (every byte of access
  * key, region and session token assumed to need %XX).  0 when an input is over its cap. */

@@ -47,6 +47,7 @@ struct smt_minter {
     struct smt_sigv4 *sig;
     char *scratch; /* sodium_malloc: the presigned URL, then "&Version=1" */
     size_t scratch_size;
+    bool locked; /* scratch and the signer's key cache are PROT_NONE */
 };
 
 static const struct service_info *service_info(enum smt_service s)
@@ -153,6 +154,26 @@ void smt_minter_reset(struct smt_minter *m)
         smt_sigv4_reset(m->sig);
 }
 
+void smt_minter_lock(struct smt_minter *m)
+{
+    if (!m || m->locked)
+        return;
+    if (m->scratch)
+        sodium_mprotect_noaccess(m->scratch);
+    smt_sigv4_lock(m->sig);
+    m->locked = true;
+}
+
+void smt_minter_unlock(struct smt_minter *m)
+{
+    if (!m || !m->locked)
+        return;
+    if (m->scratch)
+        sodium_mprotect_readwrite(m->scratch);
+    smt_sigv4_unlock(m->sig);
+    m->locked = false;
+}
+
 int smt_minter_new(struct smt_minter **ret)
 {
     struct smt_minter *m = NULL;
@@ -190,6 +211,7 @@ int smt_token_mint_trace(struct smt_minter *m, const struct smt_creds *c, enum s
     const struct service_info *si = service_info(svc);
     struct smt_sigv4_request req;
     size_t region_len, url_len = 0, body_len, size;
+    bool relock = false;
     int r;
 
     if (!m || !c || !region || !out || !si) {
@@ -234,6 +256,10 @@ int smt_token_mint_trace(struct smt_minter *m, const struct smt_creds *c, enum s
         .expires = lifetime,
         .now = now,
     };
+    if (m->locked) { /* locked while idle: open it for this mint only */
+        relock = true;
+        smt_minter_unlock(m);
+    }
     if ((r = ensure_scratch(m, scratch_size_for(c->session_token_len))) < 0)
         goto out;
     if ((r = smt_sigv4_presign(m->sig, &req, m->scratch, m->scratch_size - VERSION_LEN, &url_len,
@@ -256,6 +282,8 @@ int smt_token_mint_trace(struct smt_minter *m, const struct smt_creds *c, enum s
 out:
     if (url_len)
         sodium_memzero(m->scratch, url_len + VERSION_LEN);
+    if (relock)
+        smt_minter_lock(m);
     if (r < 0)
         smt_sigv4_trace_clear(trace);
     return r;

@@ -6,6 +6,7 @@
 #ifndef SMT_TOKEN_H
 #define SMT_TOKEN_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -37,6 +38,11 @@ int smt_minter_new(struct smt_minter **ret) SMT_WUR;
 void smt_minter_free(struct smt_minter *m);
 /* Forget (wipe) the cached signing key, e.g. when credentials change. */
 void smt_minter_reset(struct smt_minter *m);
+/* DESIGN §4: PROT_NONE on the signing key cache and the scratch (it held the session token)
+ * while idle.  A new minter is unlocked; a mint on a locked one opens it for its own duration
+ * (four mprotect calls: see make bench). */
+void smt_minter_lock(struct smt_minter *m);
+void smt_minter_unlock(struct smt_minter *m);
 
 /* Bytes needed for a token (including the NUL) for a session token of st_len bytes. */
 size_t smt_token_size(size_t session_token_len);

@@ -4,7 +4,9 @@
  *   cold   smt_minter_reset before every mint, so each one derives kSigning again (what the
  *          first mint of a day, or of new credentials, costs);
  *   cached the key derived once and reused (every other mint of the day);
- * each without a session token and with a 1.2 KB one (real ones are 1-3 KB).  Times come from
+ * each without a session token and with a 1.2 KB one (real ones are 1-3 KB); then the cached
+ * mint on a locked minter, the agent's path (DESIGN §4: the key cache and scratch are PROT_NONE
+ * while idle, so each mint opens and closes them: four mprotect calls).  Times come from
  * CLOCK_MONOTONIC around the whole loop; the X-Amz-Date moves by a second per mint within one
  * day, so no two tokens in a run are alike and the key stays cached.  Peak RSS is getrusage's.
  * No assertions on speed: the figures are for reading (tests/bench/bench-botocore.py prints the
@@ -120,6 +122,9 @@ int main(void)
         (r = run(m, with_st, 1, mints, out, out_size,
                  "cold (kSigning derived), 1.2 KB session token")) < 0 ||
         (r = run(m, with_st, 0, mints, out, out_size, "cached kSigning, 1.2 KB session token")) < 0)
+        goto out;
+    smt_minter_lock(m);
+    if ((r = run(m, plain, 0, mints, out, out_size, "cached, locked minter (agent), no ST")) < 0)
         goto out;
     if (getrusage(RUSAGE_SELF, &ru) == 0)
         printf("%-48s %8ld KiB\n", "peak RSS (getrusage ru_maxrss)", ru.ru_maxrss);

@@ -5,9 +5,12 @@
  * checks also see X-Amz-Date and X-Amz-Expires. */
 #include <config.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <sodium.h>
 
@@ -435,6 +438,57 @@ static void test_session_token_growth(void)
     smt_creds_free(big);
 }
 
+static void fault_exit(int sig)
+{
+    (void)sig;
+    _exit(77);
+}
+
+/* 77: reading p faulted; 0: it could be read. */
+static int read_faults(const char *p)
+{
+    pid_t pid;
+    int st;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid == 0) {
+        volatile char x;
+
+        /* our own handler, so the result is the same with and without ASan */
+        signal(SIGSEGV, fault_exit);
+        signal(SIGBUS, fault_exit);
+        x = p[0];
+        (void)x;
+        _exit(0);
+    }
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st))
+        return -1;
+    return WEXITSTATUS(st);
+}
+
+/* DESIGN §4: the token is PROT_NONE except between get and release. */
+static void test_noaccess(void)
+{
+    struct smt_creds *cr = creds("AKIDNOACCESS", 0, NULL);
+    struct smt_cache *c = cache(3600, 80, 60, false);
+    const char *t = NULL;
+    size_t len = 0;
+
+    reset_clock();
+    tap_ok(cr && c && smt_cache_get(c, minter, cr, &t, &len, NULL, NULL, NULL) == 0 && t,
+           "noaccess: a token");
+    tap_ok(t && read_faults(t) == 0, "noaccess: readable after smt_cache_get");
+    smt_cache_release(c);
+    tap_ok(t && read_faults(t) == 77, "noaccess: PROT_NONE after smt_cache_release");
+    tap_ok(smt_cache_get(c, minter, cr, &t, &len, NULL, NULL, NULL) == 0 && t &&
+               read_faults(t) == 0 && strncmp(t, "sagemaker-api-key-", 18) == 0,
+           "noaccess: the cached token is readable again on the next get");
+    smt_cache_release(c);
+    smt_cache_free(c);
+    smt_creds_free(cr);
+}
+
 int main(void)
 {
     if (sodium_init() < 0 || smt_minter_new(&minter) < 0) {
@@ -450,6 +504,7 @@ int main(void)
     test_fallback();
     test_per_request();
     test_session_token_growth();
+    test_noaccess();
     smt_minter_free(minter);
     return tap_done();
 }

@@ -853,6 +853,23 @@ static void test_cache(void)
     smt_sigv4_trace_clear(&t);
     cache_step(m, &sk_short, SMT_SVC_BEDROCK, "us-east-2", T0 + 40, 0,
                "a mint refused before signing does not disturb the cache");
+    /* Locked (PROT_NONE while idle, the agent's way): mints open it for themselves, the key
+     * stays cached, a reset and a growing scratch work on a locked minter. */
+    smt_minter_lock(m);
+    cache_step(m, &sk_short, SMT_SVC_BEDROCK, "us-east-2", T0 + 50, 0,
+               "locked minter: the key is still cached");
+    cache_step(m, &a_st, SMT_SVC_SAGEMAKER, "us-east-1", T0 + 50, 1,
+               "locked minter: new inputs derive a new key");
+    smt_minter_reset(m);
+    cache_step(m, &a_st, SMT_SVC_SAGEMAKER, "us-east-1", T0 + 60, 1,
+               "locked minter: reset wipes the key");
+    smt_minter_lock(m);
+    smt_minter_unlock(m);
+    smt_minter_unlock(m);
+    cache_step(m, &a, SMT_SVC_SAGEMAKER, "us-east-1", T0 + 60, 0,
+               "unlocked again (twice is harmless): the key is still cached");
+    smt_minter_lock(NULL);
+    smt_minter_unlock(NULL);
     smt_minter_free(m);
     smt_minter_free(NULL);
     smt_minter_reset(NULL);
