@@ -91,15 +91,6 @@ static uint64_t system_boottime(void *userdata)
 
 const struct smt_clock smt_clock_system = {system_realtime, system_boottime, NULL};
 
-uint32_t smt_cache_floor(uint32_t lifetime, uint32_t min_remaining)
-{
-    uint32_t f = lifetime / 5;
-
-    if (min_remaining < f)
-        f = min_remaining;
-    return f < 1 ? 1 : f;
-}
-
 static void fmt_time(int64_t t, char *out, size_t size)
 {
     time_t tt = (time_t)t;

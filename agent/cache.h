@@ -67,7 +67,15 @@ uint64_t smt_cache_rotate_at(const struct smt_cache *c);
 int64_t smt_cache_expires_at(const struct smt_cache *c);
 int64_t smt_cache_minted_at(const struct smt_cache *c);
 
-/* The floor for a lifetime: min(min_remaining, lifetime / 5), at least 1. */
-uint32_t smt_cache_floor(uint32_t lifetime, uint32_t min_remaining);
+/* The floor for a lifetime: min(min_remaining, lifetime / 5), at least 1.  Inline so that
+ * --once (agent/once.c) applies the same rule without linking the cache. */
+static inline uint32_t smt_cache_floor(uint32_t lifetime, uint32_t min_remaining)
+{
+    uint32_t f = lifetime / 5;
+
+    if (min_remaining < f)
+        f = min_remaining;
+    return f < 1 ? 1 : f;
+}
 
 #endif

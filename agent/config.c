@@ -463,6 +463,13 @@ static int endpoint_key(struct ctx *x, int k, const char *value)
                       shown(value, buf, sizeof(buf)));
             return 0;
         }
+        if (strchr(value, '\'')) {
+            /* smtoken env quotes every value in single quotes (client/shell.c): a quote could
+             * never be printed safely, so it is refused here, where the user can fix it. */
+            cfg_error(x, x->line, "base_url = '%s' contains a single quote; write it as %%27",
+                      shown(value, buf, sizeof(buf)));
+            return 0;
+        }
         return set_string(x, &e->base_url, value);
     case E_SINK:
         /* agent/sink.c checks the directory when it writes; here only the name's shape. */

@@ -363,6 +363,17 @@ int smt_creds_plan_finish(const struct smt_creds_plan *pl, const struct smt_proc
         smt_diag_set(d, r, "%s %s", pl->what, sub ? sub->msg : "");
         goto out;
     }
+    if (pl->aws_cli && WIFEXITED(p->status) && WEXITSTATUS(p->status) != 0 &&
+        memmem(p->err, p->err_len, "Invalid choice", 14) &&
+        memmem(p->err, p->err_len, "AWS CLI version 2", 17)) {
+        /* AWS CLI v1 prints its usage for the subcommand it does not have. */
+        r = smt_diag_set(d, SMT_ERR_CREDS,
+                         "%s: the 'aws' first on PATH is AWS CLI version 1, which has no "
+                         "'configure export-credentials'",
+                         pl->what);
+        smt_diag_hint(d, "install AWS CLI version 2 (2.9 or later) and put it first on PATH");
+        goto out;
+    }
     if (!WIFEXITED(p->status) || WEXITSTATUS(p->status) != 0) {
         /* The reason the process gives (its first stderr line, cut to 200 printable bytes) is
          * a detail: the user who asked sees it, logs never do (it could hold a secret).

@@ -49,6 +49,7 @@ struct smt_creds_plan {
     char **argv;                 /* else the command to run (smt_strv_free), no shell */
     char what[300];              /* names the command in every message */
     char fail_hint[300];         /* hint when it exits non-zero ("" = none) */
+    bool aws_cli;                /* argv is `aws configure export-credentials ...` */
     char source[SMT_SOURCE_MAX]; /* where the credentials come from, once they do */
 };
 

@@ -712,7 +712,7 @@ out:
 int smt_creds_from_process(const char *cmdline, const char *what, int timeout_ms,
                            struct smt_creds **ret, struct smt_diag *d)
 {
-    struct smt_creds_plan pl = {NULL, NULL, "", "", ""};
+    struct smt_creds_plan pl = {.creds = NULL};
     int r;
 
     if ((r = smt_creds_plan_process(&pl, cmdline, what, d)) == 0)
@@ -787,6 +787,7 @@ int smt_creds_plan_aws_cli(struct smt_creds_plan *pl, const char *profile, const
         }
     }
     snprintf(pl->what, sizeof(pl->what), "aws configure export-credentials --profile %s", profile);
+    pl->aws_cli = true;
     if (sso)
         snprintf(pl->fail_hint, sizeof(pl->fail_hint), "run: aws sso login --profile %s", profile);
     else
@@ -804,7 +805,7 @@ out:
 int smt_creds_from_aws_cli(const char *profile, const char *why, struct smt_creds **ret,
                            struct smt_diag *d)
 {
-    struct smt_creds_plan pl = {NULL, NULL, "", "", ""};
+    struct smt_creds_plan pl = {.creds = NULL};
     int r;
 
     if ((r = smt_creds_plan_aws_cli(&pl, profile, why, d)) == 0)

@@ -13,6 +13,7 @@
 
 #include <sodium.h>
 
+#include "agent/cache.h"
 #include "agent/config.h"
 #include "agent/creds.h"
 #include "agent/once.h"
@@ -62,7 +63,8 @@ int smt_once_main(const char *name, const char *config_path)
     struct smt_minter *m = NULL;
     char *path = NULL, *region = NULL, *tok = NULL, source[SMT_SOURCE_MAX];
     size_t size = 0, len = 0;
-    uint32_t lifetime;
+    struct smt_creds_opts opts = {0};
+    uint32_t lifetime, floor;
     time_t now;
     int r;
 
@@ -94,7 +96,9 @@ int smt_once_main(const char *name, const char *config_path)
                           c->n_endpoints);
         goto out;
     }
-    if ((r = smt_creds_resolve(e->profile, &creds, source, sizeof(source), &d)) < 0)
+    /* [agent] credential_timeout bounds a credential_process here as in the agent. */
+    opts.timeout_ms = (int)c->credential_timeout * 1000;
+    if ((r = smt_creds_resolve_opts(e->profile, &opts, &creds, source, sizeof(source), &d)) < 0)
         goto out;
     if (e->region) {
         if (!(region = strdup(e->region))) {
@@ -113,16 +117,24 @@ int smt_once_main(const char *name, const char *config_path)
     }
     now = time(NULL);
     lifetime = e->lifetime;
+    floor = smt_cache_floor(e->lifetime, c->min_remaining);
     if (creds->expiration) {
-        if (creds->expiration - (int64_t)now < 1) {
+        if (creds->expiration - (int64_t)now < (int64_t)floor) {
             time_t t = (time_t)creds->expiration;
             struct tm tm;
             char when[32] = "?";
 
             if (gmtime_r(&t, &tm))
                 strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-            r = smt_diag_set(&d, SMT_ERR_EXPIRED, "the AWS credentials from %s expired at %s",
-                             source, when);
+            if (creds->expiration <= (int64_t)now)
+                r = smt_diag_set(&d, SMT_ERR_EXPIRED, "the AWS credentials from %s expired at %s",
+                                 source, when);
+            else
+                r = smt_diag_set(&d, SMT_ERR_EXPIRED,
+                                 "the AWS credentials from %s expire at %s, in %llds: less than "
+                                 "the %us a token must have left (min_remaining)",
+                                 source, when, (long long)(creds->expiration - (int64_t)now),
+                                 floor);
             if (strcmp(source, "env") == 0)
                 smt_diag_hint(&d, "export fresh AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
                                   "AWS_SESSION_TOKEN and AWS_CREDENTIAL_EXPIRATION");

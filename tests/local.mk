@@ -187,6 +187,7 @@ EXTRA_DIST += $(CREDS_SCENARIOS) \
 	tests/integration/fixtures/cred-process-rotating.sh \
 	tests/integration/fixtures/cred-process-bad.sh \
 	tests/integration/fixtures/aws-sso-expired.sh \
+	tests/integration/fixtures/aws-v1.sh \
 	tests/integration/fixtures/faketime-timerfd-fix.c
 # --- creds integration (end) ---
 

@@ -118,6 +118,28 @@ fi
 check "the agent is still running" agent_alive
 stop_agent
 
+# --- 2b. AWS CLI version 1 first on PATH (it has no export-credentials) ------------------------
+B2b=$SMT_T/bin-v1
+mkdir "$B2b"
+ln -s "$FIXTURES/aws-v1.sh" "$B2b/aws"
+agent_env PATH="$B2b" "${NO_NET[@]}"
+start_agent || bail "the agent did not start"
+run "$SMTOKEN" token sso
+is "$RUN_RC" 1 "AWS CLI v1: smtoken token sso exits 1"
+is "$RUN_OUT" "" "AWS CLI v1: nothing on stdout"
+if printf '%s\n' "$RUN_ERR" | head -n 1 | grep -F -q "AWS CLI version 1"; then
+    ok "AWS CLI v1: the error says the aws on PATH is version 1"
+else
+    not_ok "AWS CLI v1: the error says the aws on PATH is version 1"; diag "stderr: $RUN_ERR"
+fi
+if printf '%s\n' "$RUN_ERR" | grep -F -q "hint: install AWS CLI version 2" &&
+    ! printf '%s\n' "$RUN_ERR" | grep -F -q "sso login"; then
+    ok "AWS CLI v1: the hint says to install version 2 (not to log in)"
+else
+    not_ok "AWS CLI v1: the hint says to install version 2 (not to log in)"; diag "stderr: $RUN_ERR"
+fi
+stop_agent
+
 # --- 3. the real AWS CLI v2, offline ------------------------------------------------------------
 REAL_AWS=
 for a in /usr/bin/aws "$(command -v aws 2>/dev/null)"; do

@@ -65,7 +65,20 @@ export AWS_ACCESS_KEY_ID=$DEMO_AK AWS_SECRET_ACCESS_KEY=$DEMO_SK
 AWS_CREDENTIAL_EXPIRATION=$(date -u -d '-1 minute' +%Y-%m-%dT%H:%M:%SZ)
 export AWS_CREDENTIAL_EXPIRATION
 fails_once "expired credentials" "expired" demo --config "$CONF"
+# Alive, but for less than the floor (min(min_remaining 60s, lifetime/5)): refused as by the agent.
+AWS_CREDENTIAL_EXPIRATION=$(date -u -d '+30 seconds' +%Y-%m-%dT%H:%M:%SZ)
+fails_once "credentials with 30 s left, under min_remaining" "less than the 60s" demo --config "$CONF"
 unset AWS_CREDENTIAL_EXPIRATION
+
+# [agent] credential_timeout bounds a credential_process under --once too.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+printf '[profile slow]\ncredential_process = sleep 20\n' >"$SMT_T/slow-aws-config"
+printf '[agent]\ncredential_timeout = 2s\n[endpoint slow]\nregion = us-west-2\nendpoint = x\nprofile = slow\n' \
+    >"$SMT_T/slow.conf"
+AWS_CONFIG_FILE=$SMT_T/slow-aws-config AWS_SHARED_CREDENTIALS_FILE=$SMT_T/none \
+    fails_once "credential_timeout = 2s and a process that sleeps 20 s" "did not finish within 2 s" \
+    slow --config "$SMT_T/slow.conf"
+export AWS_ACCESS_KEY_ID=$DEMO_AK AWS_SECRET_ACCESS_KEY=$DEMO_SK
 
 # Success: exactly one line, the token (checked further by once-tokens.sh).
 once demo --config "$CONF"

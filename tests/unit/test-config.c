@@ -249,6 +249,8 @@ static void test_errors(void)
     refused("[endpoint e]\nendpoint = x\nregion = us-west-2/x\n", 3, "region", "region with '/'");
     refused("[endpoint e]\nendpoint = a b\n", 2, "not a SageMaker name", "endpoint with a space");
     refused("[endpoint e]\nendpoint = x\nbase_url = ftp://x\n", 3, "base_url", "bad base_url");
+    refused("[endpoint e]\nendpoint = x\n\nbase_url = http://x/'$(id)\n", 4, "single quote",
+            "a base_url with a single quote (smtoken env could not quote it)");
     refused("[endpoint e]\nendpoint = x\nsink = relative.env\n", 3, "sink", "relative sink");
     refused("[endpoint a/b]\n", 1, "endpoint name", "endpoint name with '/'");
     refused("[endpoint "
