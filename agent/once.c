@@ -91,9 +91,21 @@ int smt_once_main(const char *name, const char *config_path)
             r = smt_diag_set(&d, SMT_ERR_NOT_FOUND, "no default endpoint in %s: %s", path,
                              c->n_endpoints ? "there are several; name one"
                                             : "it has no [endpoint NAME] section");
-        if (c->n_endpoints > 1)
+        if (name && *name && c->n_endpoints > 0) {
+            char names[200] = "";
+            size_t o = 0;
+
+            for (size_t i = 0; i < c->n_endpoints && o < sizeof(names); i++) {
+                int n = snprintf(names + o, sizeof(names) - o, "%s%s", i ? ", " : "",
+                                 c->endpoints[i].name);
+
+                o = n < 0 ? sizeof(names) : o + (size_t)n;
+            }
+            smt_diag_hint(&d, "known endpoints: %s%s", names, o >= sizeof(names) ? "..." : "");
+        } else if (c->n_endpoints > 1) {
             smt_diag_hint(&d, "name one of its %zu endpoints, or set 'default = NAME' in [agent]",
                           c->n_endpoints);
+        }
         goto out;
     }
     /* [agent] credential_timeout bounds a credential_process here as in the agent. */

@@ -57,6 +57,10 @@ printf '[endpoint demo]\nregion = us-west-2\nendpoint = demo\nlifetime = 15m\n' 
 printf '[endpoint nocreds]\nregion = us-west-2\nendpoint = demo\nprofile = no-such-profile\n' >>"$CONF"
 printf '[endpoint noregion]\nservice = bedrock\n' >>"$CONF"
 fails_once "unknown endpoint" "nosuch" nosuch --config "$CONF"
+case $RUN_ERR in
+    *"hint: known endpoints: demo, nocreds, noregion"*) ok "unknown endpoint: the hint lists the known ones" ;;
+    *) not_ok "unknown endpoint: the hint lists the known ones"; diag "stderr: $RUN_ERR" ;;
+esac
 fails_once "unknown profile" "no-such-profile" nocreds --config "$CONF"
 fails_once "no region" "no region for endpoint 'noregion'" noregion --config "$CONF"
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
