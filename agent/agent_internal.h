@@ -56,7 +56,8 @@ struct ep {
     uint64_t sink_written;   /* boottime of the last sink write */
     uint64_t sink_retry;     /* boottime: no sink attempt before */
     bool sink_tmpfs_warned;
-    int64_t last_refresh; /* wall clock of the last mint */
+    char sink_error[ERR_MAX]; /* the last sink write's failure; "" once a write succeeds */
+    int64_t last_refresh;     /* wall clock of the last mint */
     char last_error[ERR_MAX];
     struct smt_credjob *job; /* credentials being resolved in the background */
     bool job_stale;          /* ADD/REMOVE_CREDS since job started: ignore its result */
@@ -92,6 +93,9 @@ uint64_t smt_agent_now_bt(const struct smt_agent *a);
 void smt_iso8601(int64_t t, char *out, size_t size);
 const char *smt_ep_profile(const struct smt_endpoint *e);
 void smt_ep_set_error(struct ep *p, const char *msg);
+/* What STATUS/LIST shows as the endpoint's last error: last_error (tokens, credentials) and
+ * sink_error (the sink file), joined with "; " when both are set.  Returns buf. */
+const char *smt_ep_error(const struct ep *p, char *buf, size_t size);
 struct added *smt_added_find(const struct smt_agent *a, const char *profile);
 void smt_added_free(struct added *x);
 int smt_ep_init(struct ep *p, const struct smt_endpoint *e) SMT_WUR;

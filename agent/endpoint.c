@@ -95,6 +95,17 @@ void smt_ep_set_error(struct ep *p, const char *msg)
     p->last_error[n] = '\0';
 }
 
+const char *smt_ep_error(const struct ep *p, char *buf, size_t size)
+{
+    if (!p->sink_error[0])
+        snprintf(buf, size, "%s", p->last_error);
+    else if (!p->last_error[0])
+        snprintf(buf, size, "%s", p->sink_error);
+    else
+        snprintf(buf, size, "%s; %s", p->last_error, p->sink_error);
+    return buf;
+}
+
 /* Copy a credential set (src locked on entry and exit); the copy is returned locked. */
 static int creds_copy(const struct smt_creds *src, struct smt_creds **ret)
 {
@@ -489,6 +500,15 @@ static uint64_t sink_wake(const struct ep *p, uint64_t bt)
     return w;
 }
 
+/* A failed write is logged and also kept for STATUS (smt_ep_error): a sink nobody can write
+ * would otherwise be invisible to anyone not reading the log.  Cut to fit, like a log line. */
+static void sink_set_error(struct ep *p, const struct smt_diag *d)
+{
+    if (snprintf(p->sink_error, sizeof(p->sink_error), "sink not written: %s%s%s", d->msg,
+                 d->hint[0] ? "; hint: " : "", d->hint) < 0)
+        snprintf(p->sink_error, sizeof(p->sink_error), "sink not written");
+}
+
 static void sink_refresh(struct smt_agent *a, struct ep *p)
 {
     struct smt_diag d = {{0}, {0}, {0}};
@@ -517,6 +537,7 @@ static void sink_refresh(struct smt_agent *a, struct ep *p)
     if (!(buf = smt_buf_new(SMT_SINK_RENDER_MAX))) {
         r = smt_diag_set(&d, SMT_ERR_NOMEM, "out of memory");
         log_error("endpoint '%s': cannot write sink %s: %s", p->e->name, p->e->sink, d.msg);
+        sink_set_error(p, &d);
         goto out;
     }
     /* sink: agent/sink.c renders and writes the file safely (DESIGN §6) */
@@ -525,8 +546,10 @@ static void sink_refresh(struct smt_agent *a, struct ep *p)
         (r = smt_sink_write(p->e->sink, smt_buf_ptr(buf), smt_buf_len(buf), &flags, &d)) < 0) {
         log_warning("endpoint '%s': refused to write sink %s: %s%s%s", p->e->name, p->e->sink,
                     d.msg, d.hint[0] ? "; hint: " : "", d.hint);
+        sink_set_error(p, &d);
         goto out;
     }
+    p->sink_error[0] = '\0';
     p->sink_gen = p->gen;
     p->sink_written = smt_agent_now_bt(a);
     if ((flags & SMT_SINK_NOT_TMPFS) && !p->sink_tmpfs_warned) {
@@ -547,7 +570,7 @@ out:
     else
         p->sink_retry = 0;
     smt_cache_release(p->cache); /* tok: PROT_NONE again */
-    smt_buf_free(buf); /* wipes */
+    smt_buf_free(buf);           /* wipes */
 }
 
 /* ---------------------------------------------------------------------------------------------

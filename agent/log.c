@@ -1,9 +1,9 @@
-/* smtoken-agent: logging to stderr or the journal (see log.h).
+/* smtoken-agent: logging to stderr, the journal or syslog (see log.h).
  *
  * Every line is formatted once into a stack buffer, made single-line (a control character in a
  * message would let a peer-supplied string forge a second log line), and then written with one
- * write(2) (stderr) or one sd_journal_sendv (journal).  errno is preserved, so callers may log
- * and then still report strerror(errno).
+ * write(2) (stderr), one sd_journal_sendv (journal) or one syslog(3) call.  errno is preserved, so
+ * callers may log and then still report strerror(errno).
  */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
@@ -14,8 +14,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/uio.h>
+#include <syslog.h>
 #include <unistd.h>
 
+/* the location sd_journal_sendv would add is emit()'s, never the caller's: CODE_FUNC is ours */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "agent/log.h"
@@ -25,13 +28,35 @@
 /* Extra journal fields an audit record may carry. */
 #define AUDIT_FIELDS_MAX 16
 
-static bool log_journal;
+static enum smt_log_target log_target = SMT_LOG_TO_STDERR;
 static bool log_debug_on;
 
-void smt_log_setup(bool journal, bool debug)
+enum smt_log_target smt_log_choose(bool daemon, bool debug, bool stderr_is_journal,
+                                   bool journal_running)
 {
-    log_journal = journal;
+    if (daemon && !debug)
+        return journal_running ? SMT_LOG_TO_JOURNAL : SMT_LOG_TO_SYSLOG;
+    return stderr_is_journal ? SMT_LOG_TO_JOURNAL : SMT_LOG_TO_STDERR;
+}
+
+void smt_log_setup(enum smt_log_target target, bool debug)
+{
+    if (log_target == SMT_LOG_TO_SYSLOG && target != SMT_LOG_TO_SYSLOG)
+        closelog();
+    /* LOG_AUTH, as ssh-agent: the audit lines (who got a token for what) are authentication
+     * events and belong in auth.log with sshd's and sudo's; no line carries a secret.  No
+     * LOG_NDELAY: syslog(3) connects at the first line and retries if syslogd starts later. */
+    if (target == SMT_LOG_TO_SYSLOG)
+        openlog("smtoken-agent", LOG_PID, LOG_AUTH);
+    log_target = target;
     log_debug_on = debug;
+}
+
+bool smt_log_journal_running(void)
+{
+    struct stat st;
+
+    return stat(SMT_LOG_JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
 bool smt_log_journal_wanted(void)
@@ -99,7 +124,15 @@ static void emit(int level, const char *func, const char *msg, const char *const
     size_t n = 0, i;
     int len;
 
-    if (log_journal) {
+    if (log_target == SMT_LOG_TO_SYSLOG) {
+        /* ident and pid come from openlog; debug lines name their function as on stderr */
+        if (level == SMT_LOG_DEBUG && func)
+            syslog(level, "debug: %s: %s", func, msg);
+        else
+            syslog(level, "%s", msg);
+        return;
+    }
+    if (log_target == SMT_LOG_TO_JOURNAL) {
         snprintf(mfield, sizeof(mfield), "MESSAGE=%s", msg);
         snprintf(prio, sizeof(prio), "PRIORITY=%d", level);
         snprintf(cfunc, sizeof(cfunc), "CODE_FUNC=%s", func ? func : "?");

@@ -1,9 +1,11 @@
 /* smtoken-agent: logging (STYLE.md 10).
  *
- * One line per event, to stderr in the foreground and to the journal (sd_journal_send, with
- * CODE_FUNC and PRIORITY) when stderr is connected to it ($JOURNAL_STREAM) or the agent runs
- * under systemd.  Never pass a secret or a token: log a fingerprint (smt_token_fingerprint).
- * Strings that came from a peer or a file go through smt_log_escape first.
+ * One line per event, to one of three targets (smt_log_choose): stderr in the foreground; the
+ * journal (sd_journal_send, with CODE_FUNC and PRIORITY) when stderr is connected to it
+ * ($JOURNAL_STREAM), or for the daemon when journald runs; otherwise, for the daemon, syslog
+ * (its stderr is /dev/null).  Never pass a secret or a token: log a fingerprint
+ * (smt_token_fingerprint).  Strings that came from a peer or a file go through smt_log_escape
+ * first.
  */
 #ifndef SMT_LOG_H
 #define SMT_LOG_H
@@ -22,10 +24,27 @@ enum {
     SMT_LOG_DEBUG = 7,
 };
 
-/* journal: send to the journal instead of stderr; debug: also log SMT_LOG_DEBUG. */
-void smt_log_setup(bool journal, bool debug);
-/* Is the journal the right target?  True when $JOURNAL_STREAM names our stderr. */
+enum smt_log_target {
+    SMT_LOG_TO_STDERR,
+    SMT_LOG_TO_JOURNAL,
+    SMT_LOG_TO_SYSLOG, /* openlog("smtoken-agent", LOG_PID, LOG_AUTH) */
+};
+
+/* journald's native socket: the daemon logs there when it exists (sd_journal_send's target). */
+#define SMT_LOG_JOURNAL_SOCKET "/run/systemd/journal/socket"
+
+/* Where to log, as ssh-agent decides: a detached daemon (daemon && !debug: its stderr is
+ * /dev/null) logs to the journal when journald runs, else to syslog; anything else logs to
+ * stderr, or to the journal when stderr is connected to it.  Pure, for the tests; the inputs
+ * come from smt_log_journal_wanted() and smt_log_journal_running(). */
+enum smt_log_target smt_log_choose(bool daemon, bool debug, bool stderr_is_journal,
+                                   bool journal_running);
+/* target: where the lines go (syslog: opened here); debug: also log SMT_LOG_DEBUG. */
+void smt_log_setup(enum smt_log_target target, bool debug);
+/* Is stderr the journal?  True when $JOURNAL_STREAM names our stderr. */
 bool smt_log_journal_wanted(void);
+/* Does journald run?  True when SMT_LOG_JOURNAL_SOCKET is a socket. */
+bool smt_log_journal_running(void);
 
 void smt_log_full(int level, const char *func, const char *fmt, ...) SMT_PRINTF(3, 4);
 /* An audit record (DESIGN §4): level INFO, and under journald extra fields (SMTOKEN_ENDPOINT=,

@@ -1,11 +1,14 @@
 /* smtoken-agent: argv, hardening, daemonizing and the event loop (DESIGN §4).
  *
- *   smtoken-agent [-c | -s]          daemonize, print the variables to eval (like ssh-agent)
+ *   smtoken-agent [-c | -s | -f]     daemonize, print the variables to eval (like ssh-agent);
+ *                                    logs to the journal, else syslog (agent/log.c)
  *   smtoken-agent --foreground       stay attached (systemd, tests); logs to stderr or journal
  *   smtoken-agent -k                 stop the agent named by $SMTOKEN_AGENT_PID
  *   smtoken-agent --once [NAME]      mint one token to stdout (agent/once.c)
  *
- * Start-up order matters: harden, take the AWS secrets out of the environment block, load the
+ * Start-up order matters: harden, take the AWS secrets out of the environment block, make the
+ * AWS file variables absolute (the daemon chdirs to /), and for the daemon close inherited file
+ * descriptors before opening any of its own; then load the
  * config (a bad one stops us before any socket exists), bind the socket, then tell the world
  * (the daemon's parent prints the variables only now; systemd gets READY=1).
  */
@@ -47,7 +50,7 @@
 extern char **environ;
 
 enum mode { MODE_DAEMON, MODE_FOREGROUND, MODE_KILL, MODE_ONCE };
-enum shell { SHELL_SH, SHELL_CSH };
+enum shell { SHELL_SH, SHELL_CSH, SHELL_FISH };
 
 struct opts {
     enum mode mode;
@@ -163,12 +166,24 @@ static void env_release(void)
 
 /* ---- printing for eval ------------------------------------------------------------------ */
 
-/* A path as one shell word: bare when it is plain, else single-quoted ('\'' for a quote;
- * csh also expands ! inside quotes). */
+/* A path as one shell word (control characters never get here: smt_socket_path_default
+ * refuses them).  sh and csh: bare when it is plain, else single-quoted, a quote as '\'' (csh
+ * also expands ! inside quotes).  fish: always single-quoted, its bare words having rules of
+ * their own (~, braces, $); inside its quotes \' and \\ are the only escapes. */
 static void put_word(FILE *f, const char *s, enum shell sh)
 {
     const char *p;
 
+    if (sh == SHELL_FISH) {
+        fputc('\'', f);
+        for (p = s; *p; p++) {
+            if (*p == '\'' || *p == '\\')
+                fputc('\\', f);
+            fputc(*p, f);
+        }
+        fputc('\'', f);
+        return;
+    }
     if (strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789/._-+,:@%") ==
         strlen(s)) {
         fputs(s, f);
@@ -192,6 +207,10 @@ static int print_env(enum shell sh, const char *path, pid_t pid)
         fputs("setenv SMTOKEN_SOCK ", stdout);
         put_word(stdout, path, sh);
         printf(";\nsetenv SMTOKEN_AGENT_PID %ld;\n", (long)pid);
+    } else if (sh == SHELL_FISH) {
+        fputs("set -gx SMTOKEN_SOCK ", stdout);
+        put_word(stdout, path, sh);
+        printf(";\nset -gx SMTOKEN_AGENT_PID %ld;\n", (long)pid);
     } else {
         fputs("SMTOKEN_SOCK=", stdout);
         put_word(stdout, path, sh);
@@ -252,6 +271,39 @@ static int make_absolute(const char *p, char **ret)
         return SMT_ERR_NOMEM;
     *ret = s;
     return 0;
+}
+
+/* AWS_SHARED_CREDENTIALS_FILE and AWS_CONFIG_FILE relative to the start-up directory, in every
+ * mode (the daemon chdirs to /, and reads them at each refresh).  "~" and "~/..." are left for
+ * smt_creds_aws_path to expand, as the AWS CLI does. */
+static int aws_paths_absolute(struct smt_diag *d)
+{
+    static const char *const vars[] = {"AWS_SHARED_CREDENTIALS_FILE", "AWS_CONFIG_FILE"};
+    const char *v;
+    char *abs = NULL;
+    size_t i;
+    int r;
+
+    for (i = 0; i < sizeof(vars) / sizeof(vars[0]); i++) {
+        v = getenv(vars[i]);
+        if (!v || !*v || v[0] == '/' || (v[0] == '~' && (v[1] == '/' || v[1] == '\0')))
+            continue;
+        if ((r = make_absolute(v, &abs)) < 0) {
+            smt_diag_set(d, r, "cannot make %s absolute: %s", vars[i],
+                         r == SMT_ERR_SYSTEM ? strerror(errno) : smt_strerror(r));
+            goto out;
+        }
+        if (setenv(vars[i], abs, 1) < 0) {
+            r = smt_diag_set(d, SMT_ERR_NOMEM, "out of memory");
+            goto out;
+        }
+        free(abs);
+        abs = NULL;
+    }
+    r = 0;
+out:
+    free(abs);
+    return r;
 }
 
 /* stdin, stdout (and stderr unless keep_stderr) to /dev/null. */
@@ -389,6 +441,27 @@ out:
     return r < 0 ? 1 : 0;
 }
 
+/* Close every inherited descriptor above stderr (the launching job's pipes, a terminal's
+ * extra fds): the daemon outlives whoever opened them, and would hold them open and pass them to
+ * its credential processes.  Nothing of ours is open yet (libsodium keeps no fd: getrandom). */
+static int close_inherited(void)
+{
+    struct rlimit rl;
+    unsigned fd, max;
+
+    if (close_range(3, ~0U, 0) == 0)
+        return 0;
+    if (errno != ENOSYS && errno != EINVAL)
+        return SMT_ERR_SYSTEM;
+    /* kernels before 5.9 */
+    max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < 65536
+              ? (unsigned)rl.rlim_cur
+              : 65536;
+    for (fd = 3; fd < max; fd++)
+        (void)close((int)fd);
+    return 0;
+}
+
 /* No mode: fork, let the child load and bind, print the variables only once it says so. */
 static int daemonize(const struct opts *o)
 {
@@ -399,6 +472,10 @@ static int daemonize(const struct opts *o)
     int p[2] = {-1, -1}, status, r;
     pid_t pid;
 
+    if (close_inherited() < 0) {
+        r = smt_diag_set(&d, SMT_ERR_SYSTEM, "cannot close inherited files: %s", strerror(errno));
+        goto fail;
+    }
     /* The parent prints the path, so the parent chooses it. */
     if ((r = smt_socket_path_default(o->socket_path, &spath)) < 0) {
         smt_diag_set(&d, r, "invalid socket path: %s",
@@ -429,8 +506,11 @@ static int daemonize(const struct opts *o)
         close(p[0]);
         (void)setsid();
         env_relock();
-        /* Nothing of the child's reaches the terminal but through the pipe, unless --debug. */
-        smt_log_setup(!o->debug, o->debug);
+        /* Nothing of the child's reaches the terminal but through the pipe, unless --debug:
+         * its log goes to the journal or syslog (stderr is /dev/null from serve() on). */
+        smt_log_setup(
+            smt_log_choose(true, o->debug, smt_log_journal_wanted(), smt_log_journal_running()),
+            o->debug);
         r = serve(o, apath, cpath, p[1]);
         free(apath);
         free(cpath);
@@ -573,6 +653,10 @@ static int kill_agent(const struct opts *o)
         nanosleep(&tick, NULL);
     if (o->shell == SHELL_CSH)
         fputs("unsetenv SMTOKEN_SOCK;\nunsetenv SMTOKEN_AGENT_PID;\n", stdout);
+    else if (o->shell == SHELL_FISH) /* set -e fails on an unset variable: ask first */
+        fputs("set -q SMTOKEN_SOCK; and set -e SMTOKEN_SOCK;\n"
+              "set -q SMTOKEN_AGENT_PID; and set -e SMTOKEN_AGENT_PID;\n",
+              stdout);
     else
         fputs("unset SMTOKEN_SOCK;\nunset SMTOKEN_AGENT_PID;\n", stdout);
     printf("echo Agent pid %ld killed;\n", v);
@@ -607,27 +691,29 @@ static const struct option long_options[] = {
 static void usage(FILE *f)
 {
     fputs(
-        "Usage: smtoken-agent [-c | -s] [--socket PATH] [--config PATH] [--debug]\n"
+        "Usage: smtoken-agent [-c | -s | -f] [--socket PATH] [--config PATH] [--debug]\n"
         "       smtoken-agent --foreground [--socket PATH] [--config PATH] [--debug]\n"
-        "       smtoken-agent -k [-c | -s]\n"
+        "       smtoken-agent -k [-c | -s | -f]\n"
         "       smtoken-agent --once [NAME] [--config PATH]\n"
         "\n"
         "Holds AWS credentials in locked memory and serves short-lived bearer tokens for\n"
         "SageMaker and Bedrock OpenAI-compatible endpoints over a Unix socket.\n"
         "\n"
-        "  -c, -s            print csh or sh commands (default: from $SHELL)\n"
+        "  -c, -s, -f        print csh, sh or fish commands (default: from $SHELL)\n"
         "  -D, --foreground  stay in the foreground (logs to stderr, or the journal)\n"
         "  -k                stop the agent named by $SMTOKEN_AGENT_PID\n"
         "  --socket PATH     socket (default $SMTOKEN_SOCK, $XDG_RUNTIME_DIR/smtoken/agent.sock,\n"
         "                    /tmp/smtoken-UID/agent.sock)\n"
         "  --config PATH     config (default $SMTOKEN_CONFIG, "
         "$XDG_CONFIG_HOME/smtoken/smtoken.conf)\n"
-        "  --debug           log debug messages (the daemon also keeps stderr)\n"
+        "  --debug           log debug messages (the daemon also keeps stderr and logs\n"
+        "                    there; otherwise it logs to the journal, else to syslog)\n"
         "  --once [NAME]     print one token for endpoint NAME and exit\n"
-        "  --version         print the version\n"
+        "  -V, --version     print the version\n"
         "  -h, --help        this help\n"
         "\n"
-        "eval \"$(smtoken-agent)\" starts an agent; see smtoken-agent(1).\n",
+        "eval \"$(smtoken-agent)\" (fish: smtoken-agent | source) starts an agent;\n"
+        "see smtoken-agent(1).\n",
         f);
 }
 
@@ -672,18 +758,19 @@ static bool ends_with(const char *s, const char *suffix)
 static int parse_args(int argc, char **argv, struct opts *o, bool *ret_exit)
 {
     bool mode_set = false, once = false;
-    const char *sh;
+    const char *sh, *base;
     int c;
 
     *ret_exit = false;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":csDkh", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":csfDkhV", long_options, NULL)) != -1) {
         switch (c) {
         case 'c':
         case 's':
-            o->shell = c == 'c' ? SHELL_CSH : SHELL_SH;
+        case 'f':
+            o->shell = c == 'c' ? SHELL_CSH : c == 'f' ? SHELL_FISH : SHELL_SH;
             if (o->shell_set)
-                return usage_error("%s", "-c and -s cannot be combined");
+                return usage_error("%s", "-c, -s and -f cannot be combined");
             o->shell_set = true;
             break;
         case 'D':
@@ -707,6 +794,7 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *ret_exit)
         case OPT_DEBUG:
             o->debug = true;
             break;
+        case 'V':
         case OPT_VERSION:
             printf("smtoken-agent %s\n", PACKAGE_VERSION);
             *ret_exit = true;
@@ -732,7 +820,12 @@ static int parse_args(int argc, char **argv, struct opts *o, bool *ret_exit)
         return usage_error("%s", "--once uses no socket; drop --socket");
     if (!o->shell_set) {
         sh = getenv("SHELL");
-        o->shell = sh && ends_with(sh, "csh") ? SHELL_CSH : SHELL_SH;
+        base = sh ? strrchr(sh, '/') : NULL;
+        base = base ? base + 1 : sh;
+        o->shell = !sh                         ? SHELL_SH
+                   : ends_with(sh, "csh")      ? SHELL_CSH
+                   : strcmp(base, "fish") == 0 ? SHELL_FISH
+                                               : SHELL_SH;
     }
     return 0;
 }
@@ -752,6 +845,11 @@ int main(int argc, char **argv)
     }
     if ((r = parse_args(argc, argv, &o, &done)) != 0 || done)
         goto out;
+    if (aws_paths_absolute(&d) < 0) {
+        report(STDERR_FILENO, &d);
+        r = 1;
+        goto out;
+    }
     switch (o.mode) {
     case MODE_ONCE:
         r = smt_once_main(o.once_name, o.config_path);
@@ -760,7 +858,9 @@ int main(int argc, char **argv)
         r = kill_agent(&o);
         break;
     case MODE_FOREGROUND:
-        smt_log_setup(smt_log_journal_wanted(), o.debug);
+        smt_log_setup(
+            smt_log_choose(false, o.debug, smt_log_journal_wanted(), smt_log_journal_running()),
+            o.debug);
         r = serve(&o, NULL, o.config_path, -1);
         break;
     case MODE_DAEMON:

@@ -243,7 +243,7 @@ static struct ep *find_ep(struct smt_agent *a, const char *name)
 
 /* The reply to GET_TOKEN for p, appended to out; PENDING when it has to wait for a job. */
 int smt_agent_token_reply(struct smt_agent *a, struct ep *p, struct smt_peer *peer, bool throttle,
-                       struct smt_buf *out)
+                          struct smt_buf *out)
 {
     struct smt_diag d = {{0}, {0}, {0}};
     char text[sizeof(d.msg) + sizeof(d.detail) + 2];
@@ -340,6 +340,9 @@ static int handle_list(struct smt_agent *a, struct smt_buf *body, size_t body_le
 {
     const struct smt_endpoint *def;
     struct smt_msg_list m = {0, NULL};
+    struct {
+        char text[2 * ERR_MAX + 2];
+    } *errs = NULL;
     int64_t rt = smt_agent_now_rt(a);
     int r;
 
@@ -354,6 +357,11 @@ static int handle_list(struct smt_agent *a, struct smt_buf *body, size_t body_le
         goto out;
     }
     if (a->n_eps && !(m.e = calloc(a->n_eps, sizeof(*m.e)))) {
+        r = SMT_ERR_NOMEM;
+        goto out;
+    }
+    /* each endpoint's last error, joined from its parts (smt_ep_error) */
+    if (a->n_eps && !(errs = calloc(a->n_eps, sizeof(*errs)))) {
         r = SMT_ERR_NOMEM;
         goto out;
     }
@@ -377,7 +385,7 @@ static int handle_list(struct smt_agent *a, struct smt_buf *body, size_t body_le
                 p->creds && p->creds->expiration > 0 ? (uint64_t)p->creds->expiration : 0,
             .token_expires_at = texp > rt ? (uint64_t)texp : 0,
             .last_refresh = p->last_refresh > 0 ? (uint64_t)p->last_refresh : 0,
-            .last_error = (char *)p->last_error,
+            .last_error = (char *)smt_ep_error(p, errs[i].text, sizeof(errs[i].text)),
             .base_url = p->base_url   ? p->base_url
                         : e->base_url ? e->base_url
                                       : (char *)"",
@@ -387,6 +395,7 @@ static int handle_list(struct smt_agent *a, struct smt_buf *body, size_t body_le
     if ((r = smt_msg_put_list_reply(out, &m)) < 0 && r != SMT_ERR_NOMEM)
         r = reply_failure(out, SMT_FAIL_GENERIC, NULL, "cannot send the list: %s", smt_strerror(r));
 out:
+    free(errs);
     free(m.e);
     return r;
 }
@@ -507,7 +516,8 @@ static int handle_remove_creds(struct smt_agent *a, struct smt_buf *body, size_t
         goto out;
     }
     for (size_t i = 0; i < a->n_eps; i++)
-        if (a->eps[i].origin == ORIGIN_ADDED && strcmp(smt_ep_profile(a->eps[i].e), x->profile) == 0)
+        if (a->eps[i].origin == ORIGIN_ADDED &&
+            strcmp(smt_ep_profile(a->eps[i].e), x->profile) == 0)
             smt_ep_forget_creds(&a->eps[i]);
     smt_added_free(x); /* wipes */
     log_notice("removed the added credentials for profile '%s'", shown);

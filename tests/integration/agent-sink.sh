@@ -3,7 +3,9 @@
 # writes the file with mode 0600 holding a token the mock accepts, and replaces it after rotation.
 # A sink that is a symlink is refused: the agent logs it, keeps serving on the socket, and the
 # symlink's target is untouched.  `smtoken write NAME FILE` writes mode 0600 files and refuses a
-# symlink and a group/world-writable directory.
+# symlink and a group/world-writable directory.  A sink that cannot be written (symlink, missing or
+# group-writable directory) shows as the endpoint's "last error" in `smtoken status`, and the error
+# goes once the directory is fixed and a retry (every 30 s) writes the file.
 [ -n "${BASH_VERSION:-}" ] || { command -v bash >/dev/null 2>&1 || { echo "1..0 # SKIP bash not installed"; exit 0; }; exec bash "$0" "$@"; }
 . "$(dirname "$0")/lib.sh"
 
@@ -21,6 +23,10 @@ chmod 0644 "$VICTIM"
 touch -d '2001-02-03 04:05:06' "$VICTIM"
 victim_before=$(stat -c '%Y %s %a' "$VICTIM")$(sha256sum <"$VICTIM")
 ln -s "$VICTIM" "$EVIL"
+LOST=$SD/later/lost.token      # its directory does not exist yet
+SHARED=$SMT_T/shared-sink      # group-writable
+mkdir -m 0770 "$SHARED"
+chmod 0770 "$SHARED" # whatever the umask
 {
     printf '[agent]\nrefresh = 50%%\n\n'
     demo_config 10s sinky
@@ -28,6 +34,11 @@ ln -s "$VICTIM" "$EVIL"
     demo_config 1h evil
     printf 'sink = %s\n\n' "$EVIL"
     demo_config 1h plain
+    printf '\n'
+    demo_config 1h lost
+    printf 'sink = %s\n\n' "$LOST"
+    demo_config 1h shared
+    printf 'sink = %s/shared.token\n' "$SHARED"
 } | write_config
 start_agent || bail "the agent did not start"
 
@@ -99,6 +110,45 @@ get_token sinky
 is "$TOKEN_RC" 0 "smtoken token sinky works as well"
 is "$(stat -c '%Y %s %a' "$VICTIM")$(sha256sum <"$VICTIM")" "$victim_before" "the target is still untouched"
 
+# --- a failing sink shows in `smtoken status` -----------------------------------------------------
+# status_error NAME: the "last error:" line of endpoint NAME in `smtoken status`.
+status_error() {
+    "$SMTOKEN" status 2>>"$SMT_T/client.err" | awk -v n="$1" '
+        /^[^ ]/ { cur = $1 } cur == n && /^  last error: / { sub(/^  last error: +/, ""); print }'
+}
+e=$(status_error evil)
+case $e in
+    "sink not written: "*evil.token*symlink*) ok "status: the symlink sink's endpoint shows the refusal as its last error" ;;
+    *) not_ok "status: the symlink sink's endpoint shows the refusal as its last error"; diag "last error: $e" ;;
+esac
+e=$(status_error lost)
+case $e in
+    "sink not written: "*"$SD/later"*) ok "status: a sink in a missing directory shows, naming the directory" ;;
+    *) not_ok "status: a sink in a missing directory shows, naming the directory"; diag "last error: $e" ;;
+esac
+e=$(status_error shared)
+case $e in
+    "sink not written: "*"$SHARED"*writable*) ok "status: a sink in a group-writable directory shows" ;;
+    *) not_ok "status: a sink in a group-writable directory shows"; diag "last error: $e" ;;
+esac
+is "$(status_error plain)" none "status: an endpoint without a sink has no error"
+get_token lost
+is "$TOKEN_RC" 0 "the endpoint with the unwritable sink still serves tokens"
+case $(status_error lost) in
+    "sink not written: "*) ok "... and serving one does not hide the sink's error" ;;
+    *) not_ok "... and serving one does not hide the sink's error" ;;
+esac
+# Fixed: the next retry (SINK_RETRY_USEC, 30 s) writes it and the error goes.
+mkdir -m 0700 "$SD/later"
+lost_ok() { [ -s "$LOST" ] && [ "$(status_error lost)" = none ]; }
+if wait_until 60 lost_ok; then
+    ok "once its directory exists, the retry writes the sink and status shows no error"
+else
+    not_ok "once its directory exists, the retry writes the sink and status shows no error"
+    diag "last error: $(status_error lost)" "$(ls -la "$SD/later" 2>&1)"
+fi
+remember_token "$(token_from_file "$LOST" 2>/dev/null)"
+
 # --- smtoken write ------------------------------------------------------------------------------
 W=$SMT_T/wdir
 mkdir -m 0700 "$W"
@@ -149,6 +199,6 @@ is "$(cd "$W" && ls -A | tr '\n' ' ')" "lax.token link.token plain.json plain.to
 
 # The token files did their job; every other file must be free of tokens.
 stop_agent
-rm -f "$SINK" "$W/plain.token" "$W/lax.token" "$W/plain.json"
+rm -f "$SINK" "$LOST" "$W/plain.token" "$W/lax.token" "$W/plain.json"
 no_token_leaked "no token leaked into any file but the sink and the written files"
 done_testing

@@ -826,6 +826,71 @@ static void test_sink(void)
     clean_env();
 }
 
+/* A sink that cannot be written shows in LIST's last_error (what `smtoken status` prints), stays
+ * there while tokens are served, and goes once a later write succeeds. */
+static const char *sink_last_error(struct smt_agent *a, struct reply *rp)
+{
+    const struct smt_msg_endpoint_info *e;
+
+    simple(a, SMT_MSG_LIST, NULL, rp);
+    e = rp->r == 0 && rp->type == SMT_MSG_LIST_REPLY ? list_find(rp, "s") : NULL;
+    return e ? e->last_error : "(no LIST reply)";
+}
+
+static void test_sink_failure(void)
+{
+    struct smt_agent *a;
+    struct reply rp, lr;
+    char text[700], sdir[300], spath[400], cmd[400];
+    const char *err;
+    struct stat st;
+
+    snprintf(sdir, sizeof(sdir), "%s/later", sinkdir);
+    snprintf(spath, sizeof(spath), "%s/s.token", sdir);
+    snprintf(text, sizeof(text),
+             "[endpoint s]\nregion = us-west-2\nendpoint = e\nlifetime = 1h\nsink = %s\n", spath);
+    write_file(conf, text);
+    set_env_creds(NULL);
+    fc.rt = T0;
+    a = agent();
+    smt_agent_tick(a);
+    tap_ok(a && stat(spath, &st) < 0, "sink in a missing directory: not written");
+    err = sink_last_error(a, &lr);
+    tap_ok(starts(err, "sink not written: ") && strstr(err, spath) && strstr(err, "later"),
+           "LIST last_error names the sink and the missing directory ('%s')", err);
+    reply_free(&lr);
+    get_token(a, "s", &rp);
+    err = sink_last_error(a, &lr);
+    tap_ok(is_token(&rp, "s") && strstr(err, spath),
+           "a served token does not clear the sink's error ('%s')", err);
+    reply_free(&rp);
+    reply_free(&lr);
+
+    /* group-writable: refused, and the message says so */
+    mkdir(sdir, 0700);
+    chmod(sdir, 0770);
+    tick(31);
+    smt_agent_tick(a);
+    err = sink_last_error(a, &lr);
+    tap_ok(stat(spath, &st) < 0 && starts(err, "sink not written: ") && strstr(err, sdir) &&
+               strstr(err, "writable"),
+           "group-writable directory: refused, last_error says so ('%s')", err);
+    reply_free(&lr);
+
+    chmod(sdir, 0700);
+    tick(31);
+    smt_agent_tick(a);
+    err = sink_last_error(a, &lr);
+    tap_ok(stat(spath, &st) == 0 && !strcmp(err, ""),
+           "fixed: the retry writes the sink and clears last_error ('%s')", err);
+    reply_free(&lr);
+    smt_agent_free(a);
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", sdir);
+    if (system(cmd) != 0)
+        tap_diag("could not remove %s", sdir);
+    clean_env();
+}
+
 /* ---- deferred mode: a slow credential_process does not hold up other endpoints ---- */
 
 static struct {
@@ -1119,6 +1184,7 @@ int main(void)
     test_expiring_env();
     test_refresh();
     test_sink();
+    test_sink_failure();
     test_deferred();
     cleanup();
     return tap_done();

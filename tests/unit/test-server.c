@@ -1,7 +1,7 @@
-/* Unit tests for agent/server.c (and agent/log.c's escaping): socket path choice, the socket
- * directory checks, stale and live sockets, socket activation, and the connection handling in a
- * real sd-event loop against a fake agent defined here (so this binary needs no credentials,
- * config or token code).  Everything happens in a private temp directory. */
+/* Unit tests for agent/server.c (and agent/log.c's escaping and choice of target): socket path
+ * choice, the socket directory checks, stale and live sockets, socket activation, and the
+ * connection handling in a real sd-event loop against a fake agent defined here (so this binary
+ * needs no credentials, config or token code).  Everything happens in a private temp directory. */
 #include <config.h> /* autoconf's; "config.h" would find agent/config.h */
 
 #include <errno.h>
@@ -784,12 +784,57 @@ static void test_escape(void)
     tap_ok(tap_streq(smt_log_escape(NULL, b, sizeof(b)), "(null)", "escape"), "escape: NULL");
 }
 
+/* Where the log goes (log.h): the daemon without --debug has only /dev/null as stderr. */
+static void test_log_target(void)
+{
+    struct stat st;
+    bool running = stat(SMT_LOG_JOURNAL_SOCKET, &st) == 0 && S_ISSOCK(st.st_mode);
+
+    tap_ok(smt_log_choose(true, false, false, true) == SMT_LOG_TO_JOURNAL,
+           "log: daemon, journald running: journal");
+    tap_ok(smt_log_choose(true, false, true, true) == SMT_LOG_TO_JOURNAL,
+           "log: daemon, journald running, stderr was the journal: journal");
+    tap_ok(smt_log_choose(true, false, false, false) == SMT_LOG_TO_SYSLOG,
+           "log: daemon, no journald: syslog");
+    tap_ok(smt_log_choose(true, false, true, false) == SMT_LOG_TO_SYSLOG,
+           "log: daemon, no journald, a stale JOURNAL_STREAM match: syslog");
+    tap_ok(smt_log_choose(true, true, false, true) == SMT_LOG_TO_STDERR,
+           "log: daemon --debug keeps stderr, even with journald running");
+    tap_ok(smt_log_choose(true, true, true, false) == SMT_LOG_TO_JOURNAL,
+           "log: daemon --debug whose stderr is the journal: journal");
+    tap_ok(smt_log_choose(false, false, false, true) == SMT_LOG_TO_STDERR,
+           "log: foreground: stderr, journald or not");
+    tap_ok(smt_log_choose(false, false, false, false) == SMT_LOG_TO_STDERR,
+           "log: foreground, no journald: stderr (never syslog)");
+    tap_ok(smt_log_choose(false, false, true, false) == SMT_LOG_TO_JOURNAL,
+           "log: foreground whose stderr is the journal (systemd): journal");
+    tap_ok(smt_log_choose(false, true, true, true) == SMT_LOG_TO_JOURNAL,
+           "log: foreground --debug whose stderr is the journal: journal");
+    tap_ok(smt_log_journal_running() == running, "log: journald detection matches %s (%s)",
+           SMT_LOG_JOURNAL_SOCKET, running ? "a socket here" : "absent here");
+    unsetenv("JOURNAL_STREAM");
+    tap_ok(!smt_log_journal_wanted(), "log: no JOURNAL_STREAM: stderr is not the journal");
+    setenv("JOURNAL_STREAM", "1:2", 1);
+    tap_ok(!smt_log_journal_wanted(), "log: a JOURNAL_STREAM naming another file: not the journal");
+    if (fstat(STDERR_FILENO, &st) == 0) {
+        char v[64];
+
+        snprintf(v, sizeof(v), "%llu:%llu", (unsigned long long)st.st_dev,
+                 (unsigned long long)st.st_ino);
+        setenv("JOURNAL_STREAM", v, 1);
+        tap_ok(smt_log_journal_wanted(), "log: a JOURNAL_STREAM naming our stderr: the journal");
+    } else {
+        tap_skip("stderr is closed: JOURNAL_STREAM match not checked");
+    }
+    unsetenv("JOURNAL_STREAM");
+}
+
 int main(void)
 {
     char cmd[2 * sizeof(tmp) + 64];
     int r;
 
-    smt_log_setup(false, false);
+    smt_log_setup(SMT_LOG_TO_STDERR, false);
     snprintf(tmp, sizeof(tmp), "/tmp/test-server.XXXXXX");
     if (!mkdtemp(tmp)) {
         printf("Bail out! mkdtemp: %s\n", strerror(errno));
@@ -801,6 +846,7 @@ int main(void)
     test_activation();
     test_server();
     test_escape();
+    test_log_target();
     snprintf(cmd, sizeof(cmd), "chmod -R u+rwx '%s' && rm -rf '%s'", tmp, tmp);
     r = system(cmd);
     (void)r;
