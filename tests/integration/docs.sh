@@ -59,7 +59,12 @@ is "$(complete_bash smtoken write main --format '')" "dotenv env json raw " "bas
 
 # --- smtoken --help against smtoken(1) ------------------------------------------------------------
 # Commands are documented as ".B smtoken CMD ..." items; options as \-\-name anywhere.
-has_option() { grep -qF -- "$(printf '%s' "$1" | sed 's/-/\\-/g')" "$2"; }
+# Whole options only: "\-f" must not count as found inside "\-\-foreground".
+has_option() {
+    local pat
+    pat=$(printf '%s' "$1" | sed 's/-/\\\\-/g')
+    grep -qE -- "(^|[^-])${pat}([^A-Za-z0-9]|\$)" "$2"
+}
 if [ -x "$SMTOKEN" ]; then
     help=$("$SMTOKEN" --help 2>&1)
     cmds=$(printf '%s\n' "$help" |
