@@ -9,8 +9,9 @@ EXTRA_DIST += tests/vectors/token-vectors.json
 # through smtoken-agent --once (once-botocore.sh), and the mint benchmark (make bench).
 SIGV4_UNIT_SOURCES = agent/sigv4.c agent/sigv4.h agent/token.c agent/token.h proto/err.c
 check_PROGRAMS += tests/unit/test-sigv4 tests/unit/test-token
-TESTS += tests/unit/test-sigv4 tests/unit/test-token tests/integration/once-botocore.sh
-EXTRA_DIST += tests/integration/once-botocore.sh
+TESTS += tests/unit/test-sigv4 tests/unit/test-token tests/integration/once-botocore.sh \
+	tests/integration/vectors-sync.sh
+EXTRA_DIST += tests/integration/once-botocore.sh tests/integration/vectors-sync.sh
 tests_unit_test_sigv4_SOURCES = tests/unit/test-sigv4.c $(SIGV4_UNIT_SOURCES)
 tests_unit_test_sigv4_CFLAGS = $(UNIT_CFLAGS) $(JSONC_CFLAGS)
 tests_unit_test_sigv4_LDADD = $(UNIT_LIBS) $(JSONC_LIBS)
