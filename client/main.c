@@ -42,37 +42,39 @@ struct client {
     struct smt_buf *out; /* stdout, printed at the very end */
 };
 
+/* One stderr line: prefix, the message, tail (DESIGN §7). */
+SMT_PRINTF(2, 0) static void vline(const char *prefix, const char *fmt, va_list ap, const char *tail)
+{
+    fputs(prefix, stderr);
+    vfprintf(stderr, fmt, ap);
+    fputs(tail, stderr);
+}
+
 SMT_PRINTF(1, 2) static void say(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("smtoken: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vline("smtoken: ", fmt, ap, "\n");
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 SMT_PRINTF(1, 2) static void hint(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("hint: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vline("hint: ", fmt, ap, "\n");
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 SMT_PRINTF(1, 2) static int usage_error(const char *fmt, ...)
 {
     va_list ap;
 
-    fputs("smtoken: ", stderr);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    vline("smtoken: ", fmt, ap, "\nTry 'smtoken --help'.\n");
     va_end(ap);
-    fputs("\nTry 'smtoken --help'.\n", stderr);
     return EXIT_USAGE;
 }
 
