@@ -90,7 +90,6 @@ struct smt_agent {
 /* ---- endpoint.c ---- */
 int64_t smt_agent_now_rt(const struct smt_agent *a);
 uint64_t smt_agent_now_bt(const struct smt_agent *a);
-void smt_iso8601(int64_t t, char *out, size_t size);
 const char *smt_ep_profile(const struct smt_endpoint *e);
 void smt_ep_set_error(struct ep *p, const char *msg);
 /* What STATUS/LIST shows as the endpoint's last error: last_error (tokens, credentials) and

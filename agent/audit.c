@@ -72,15 +72,6 @@ void smt_peer_describe(struct smt_peer *p)
     }
 }
 
-static void iso8601(int64_t t, char *out, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (!gmtime_r(&tt, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, size, "@%lld", (long long)t);
-}
-
 void smt_audit_token(struct smt_peer *p, const char *endpoint, const char *fingerprint,
                      int64_t expires_at, bool minted)
 {
@@ -97,7 +88,7 @@ void smt_audit_token(struct smt_peer *p, const char *endpoint, const char *finge
     smt_log_escape(p->exe[0] ? p->exe : "-", exe, sizeof(exe));
     smt_log_escape(p->unit[0] ? p->unit : "-", unit, sizeof(unit));
     smt_log_escape(endpoint ? endpoint : "-", name, sizeof(name));
-    iso8601(expires_at, when, sizeof(when));
+    smt_iso8601(expires_at, when, sizeof(when));
 
     snprintf(f_ep, sizeof(f_ep), "SMTOKEN_ENDPOINT=%s", name);
     snprintf(f_uid, sizeof(f_uid), "SMTOKEN_PEER_UID=%ld", (long)(int)p->uid);

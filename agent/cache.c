@@ -47,6 +47,7 @@
 
 #include "agent/cache.h"
 #include "agent/creds.h"
+#include "agent/log.h"
 #include "agent/token.h"
 
 #define USEC 1000000LL
@@ -90,15 +91,6 @@ static uint64_t system_boottime(void *userdata)
 }
 
 const struct smt_clock smt_clock_system = {system_realtime, system_boottime, NULL};
-
-static void fmt_time(int64_t t, char *out, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (!gmtime_r(&tt, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, size, "@%lld", (long long)t);
-}
 
 /* DESIGN §4: token slots are PROT_NONE except between smt_cache_get and smt_cache_release
  * (the current one, read-only) and while a mint writes the spare one. */
@@ -226,7 +218,7 @@ static int mint(struct smt_cache *c, struct smt_minter *m, const struct smt_cred
     if (creds->expiration) {
         int64_t left = creds->expiration - now_rt;
 
-        fmt_time(creds->expiration, when, sizeof(when));
+        smt_iso8601(creds->expiration, when, sizeof(when));
         if (left <= 0) {
             r = smt_diag_set(d, SMT_ERR_EXPIRED, "the credentials expired at %s", when);
             goto out;

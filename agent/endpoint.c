@@ -68,15 +68,6 @@ uint64_t smt_agent_now_bt(const struct smt_agent *a)
     return a->clock.boottime(a->clock.userdata);
 }
 
-void smt_iso8601(int64_t t, char *out, size_t size)
-{
-    time_t tt = (time_t)t;
-    struct tm tm;
-
-    if (!gmtime_r(&tt, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-        snprintf(out, size, "@%lld", (long long)t);
-}
-
 const char *smt_ep_profile(const struct smt_endpoint *e)
 {
     return e->profile ? e->profile : "default";

@@ -12,6 +12,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 
 #include "proto/err.h"
 
@@ -56,6 +59,17 @@ void smt_log_audit(const char *const *fields, const char *fmt, ...) SMT_PRINTF(2
 #define log_notice(...)  smt_log_full(SMT_LOG_NOTICE, __func__, __VA_ARGS__)
 #define log_info(...)    smt_log_full(SMT_LOG_INFO, __func__, __VA_ARGS__)
 #define log_debug(...)   smt_log_full(SMT_LOG_DEBUG, __func__, __VA_ARGS__)
+
+/* An epoch time for a message: "2026-11-29T21:11:08Z" (UTC), or "@N" if it cannot be shown.
+ * Inline so that modules without the logger (cache.c, once.c) share it. */
+static inline void smt_iso8601(int64_t t, char *out, size_t size)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+
+    if (!gmtime_r(&tt, &tm) || strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+        snprintf(out, size, "@%lld", (long long)t);
+}
 
 /* A printable copy of s for a log line: bytes outside 0x20..0x7e become \xNN, at most size-1
  * bytes, "..." when cut.  Returns buf. */

@@ -16,6 +16,7 @@
 #include "agent/cache.h"
 #include "agent/config.h"
 #include "agent/creds.h"
+#include "agent/log.h"
 #include "agent/once.h"
 #include "agent/token.h"
 
@@ -132,12 +133,9 @@ int smt_once_main(const char *name, const char *config_path)
     floor = smt_cache_floor(e->lifetime, c->min_remaining);
     if (creds->expiration) {
         if (creds->expiration - (int64_t)now < (int64_t)floor) {
-            time_t t = (time_t)creds->expiration;
-            struct tm tm;
-            char when[32] = "?";
+            char when[32];
 
-            if (gmtime_r(&t, &tm))
-                strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            smt_iso8601(creds->expiration, when, sizeof(when));
             if (creds->expiration <= (int64_t)now)
                 r = smt_diag_set(&d, SMT_ERR_EXPIRED, "the AWS credentials from %s expired at %s",
                                  source, when);
